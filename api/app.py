@@ -1,0 +1,63 @@
+"""`create_app`: the one factory that turns configuration into the API."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from strawberry.schema import BaseSchema
+
+from api.health import healthz
+from api.middleware import RequestContextMiddleware
+from core.config import Settings
+from core.logs import get_logger
+from graph.context import Resources
+from graph.limits import Limits
+from graph.schema import build_schema
+from graph.view import GraphQLView
+from storage.database import create_client
+from storage.indexes import ensure_indexes
+from workers.queue import JobQueue
+
+log = get_logger("api")
+
+
+def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starlette:
+    """Build the Starlette app. `schema` replaces the GraphQL schema (tests only)."""
+    graphql_schema = schema or build_schema(
+        Limits(
+            max_depth=settings.SIGHTLINE_GRAPHQL_MAX_DEPTH,
+            max_tokens=settings.SIGHTLINE_GRAPHQL_MAX_TOKENS,
+            max_aliases=settings.SIGHTLINE_GRAPHQL_MAX_ALIASES,
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        mongo = create_client(settings.mongodb_url, app_name="sightline-api")
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        resources = Resources(
+            settings=settings,
+            db=mongo[settings.MONGODB_DATABASE],
+            redis=redis,
+            queue=JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME),
+        )
+        try:
+            await ensure_indexes(resources.db)
+            app.state.resources = resources
+            log.info("api.started", database=settings.MONGODB_DATABASE)
+            yield
+        finally:
+            await redis.aclose()
+            await mongo.close()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
+        ],
+        middleware=[Middleware(RequestContextMiddleware)],
+        lifespan=lifespan,
+    )

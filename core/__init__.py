@@ -1,0 +1,1 @@
+"""Pieces every process of Sightline shares: configuration and logging."""

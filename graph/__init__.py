@@ -1,0 +1,1 @@
+"""The GraphQL API: types, resolvers, permissions and the schema they make."""

@@ -1,0 +1,56 @@
+"""The Strawberry schema and the operations it serves."""
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from core.logs import get_logger
+from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
+
+log = get_logger("graph")
+
+API_VERSION = "1"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Version of the GraphQL API, raised on breaking changes.")
+    def api_version(self) -> str:
+        return API_VERSION
+
+
+class SightlineSchema(strawberry.Schema):
+    """Logs every error once, with its trace when it is unexpected."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            if is_unexpected(error):
+                log.error(
+                    "graphql.unexpected_error",
+                    operation=operation,
+                    path=error.path,
+                    exc_info=error.original_error,
+                )
+            else:
+                log.info("graphql.error", operation=operation, message=error.message)
+
+
+def build_schema(
+    limits: Limits | None = None,
+    *,
+    query: type = Query,
+    mutation: type | None = None,
+    extra_extensions: list[ExtensionFactory] | None = None,
+) -> strawberry.Schema:
+    config = StrawberryConfig(sort_schema=True, disable_field_suggestions=True)
+    exts: list[Any] = [*extensions(limits or Limits()), *(extra_extensions or [])]
+    return SightlineSchema(query=query, mutation=mutation, extensions=exts, config=config)
+
+
+schema = build_schema()

@@ -1,0 +1,1 @@
+"""Developer tooling: local services for `make run` and the test suite."""

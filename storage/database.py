@@ -1,0 +1,33 @@
+"""The MongoDB client, its settings, and a liveness check."""
+
+from typing import Any
+
+import pymongo
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+Client = AsyncMongoClient[Document]
+
+
+def create_client(url: str, *, app_name: str) -> Client:
+    """One client per process, created inside the running event loop.
+
+    The constructor does no I/O; the first operation connects.
+    """
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        waitQueueTimeoutMS=5000,
+    )
+
+
+async def ping(db: Database, *, within_s: float = 2.0) -> None:
+    """Raise a `pymongo.errors.PyMongoError` unless the server answers in time."""
+    with pymongo.timeout(within_s):
+        await db.command("ping")

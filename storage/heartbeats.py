@@ -1,0 +1,21 @@
+"""Worker heartbeats: when each worker last ran a job that reached MongoDB."""
+
+from datetime import UTC, datetime
+
+from storage.database import Database, Document
+
+COLLECTION = "worker_heartbeats"
+
+
+async def record_heartbeat(db: Database, *, worker: str) -> datetime:
+    """Mark `worker` as alive now; one document a worker, so they never pile up."""
+    now = datetime.now(UTC)
+    await db[COLLECTION].update_one(
+        {"_id": worker}, {"$set": {"at": now}, "$inc": {"beats": 1}}, upsert=True
+    )
+    return now
+
+
+async def latest_heartbeats(db: Database, *, limit: int = 50) -> list[Document]:
+    cursor = db[COLLECTION].find({}, sort=[("at", -1)], limit=limit)
+    return await cursor.to_list(None)

@@ -1,0 +1,110 @@
+"""Fixtures for tests against real servers.
+
+One FerretDB and one Redis are started for the whole run (unless MONGODB_URL
+and REDIS_URL point at servers already), and every test gets its own MongoDB
+database, its own queue name and an empty Redis database.
+"""
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from api.app import create_app
+from core.config import LogFormat, Settings, load_settings
+from core.logs import configure_logging
+from scripts.local_services import Service, free_port, start_ferretdb, start_redis
+from storage.database import Client, Database, create_client
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    mongodb: str
+    redis: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging(LogFormat.CONSOLE, "INFO")
+    logging.getLogger("pymongo").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+    mongodb_url, redis_url = os.environ.get("MONGODB_URL"), os.environ.get("REDIS_URL")
+    started: list[Service] = []
+    base = tmp_path_factory.mktemp("services")
+    try:
+        if not mongodb_url:
+            started.append(start_ferretdb(base / "ferretdb", free_port()))
+            mongodb_url = started[-1].url
+        if not redis_url:
+            started.append(start_redis(base / "redis", free_port()))
+            redis_url = started[-1].url
+        yield ServerUrls(mongodb=mongodb_url, redis=redis_url)
+    finally:
+        for service in started:
+            service.stop()
+
+
+@pytest.fixture
+def settings(servers: ServerUrls) -> Settings:
+    run = uuid.uuid4().hex[:12]
+    return load_settings(
+        {},
+        MONGODB_URL=servers.mongodb,
+        REDIS_URL=servers.redis,
+        MONGODB_DATABASE=f"test_{run}",
+        SIGHTLINE_QUEUE_NAME=f"test:{run}",
+        SIGHTLINE_ENV="development",
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def mongo_client(servers: ServerUrls) -> AsyncIterator[Client]:
+    client = create_client(servers.mongodb, app_name="sightline-tests")
+    yield client
+    await client.close()
+
+
+@pytest_asyncio.fixture
+async def db(mongo_client: Client, settings: Settings) -> AsyncIterator[Database]:
+    database = mongo_client[settings.MONGODB_DATABASE]
+    yield database
+    await mongo_client.drop_database(settings.MONGODB_DATABASE)
+
+
+@pytest_asyncio.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sightline.test") as c:
+        yield c
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

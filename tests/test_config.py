@@ -1,0 +1,57 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_settings
+
+VALID = {"MONGODB_URL": "mongodb://127.0.0.1:27017", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+
+
+def test_missing_settings_are_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({})
+    assert "MONGODB_URL is not set" in str(caught.value)
+    assert "REDIS_URL is not set" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MONGODB_URL", "http://127.0.0.1:27017"),
+        ("REDIS_URL", "not a url"),
+        ("SIGHTLINE_PORT", "eighty"),
+        ("SIGHTLINE_ENV", "staging"),
+        ("SIGHTLINE_GRAPHQL_MAX_DEPTH", "1"),
+        ("MONGODB_DATABASE", "bad/name"),
+    ],
+)
+def test_malformed_settings_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**VALID, name: value})
+    assert f"{name} is invalid" in str(caught.value)
+
+
+def test_valid_settings_load_with_defaults() -> None:
+    settings = load_settings(VALID)
+    assert settings.MONGODB_DATABASE == "sightline"
+    assert settings.SIGHTLINE_PORT == 8000
+    assert settings.graphiql_enabled is False
+
+
+@pytest.mark.parametrize("module", [["api"], ["workers", "run"]])
+def test_processes_refuse_to_start_without_configuration(
+    module: list[str], repo_root: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *module],
+        cwd=repo_root,
+        env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "MONGODB_URL is not set" in result.stderr

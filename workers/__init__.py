@@ -1,0 +1,1 @@
+"""Background jobs on Redis queues (arq), behind the interface in `workers.queue`."""

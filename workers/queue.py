@@ -1,0 +1,50 @@
+"""The project's interface for enqueuing background jobs.
+
+Nothing outside `workers/` imports arq: the API and the resolvers hand work to
+a `JobQueue`. Job names are the members of `Job`.
+"""
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from workers import serialization
+
+
+class Job(StrEnum):
+    HEARTBEAT = "heartbeat"
+
+
+class JobQueue:
+    """Enqueues jobs on one named arq queue."""
+
+    def __init__(self, redis: Redis, queue_name: str) -> None:
+        self._arq = ArqRedis(
+            connection_pool=redis.connection_pool,
+            job_serializer=serialization.serialize,
+            job_deserializer=serialization.deserialize,
+            default_queue_name=queue_name,
+        )
+        self.queue_name = queue_name
+
+    async def enqueue(
+        self,
+        job: Job,
+        *args: Any,
+        job_id: str | None = None,
+        defer_by: timedelta | None = None,
+    ) -> bool:
+        """Queue `job`; False when a job with the same `job_id` is already known.
+
+        Raises `redis.exceptions.RedisError` when Redis cannot be reached.
+        """
+        queued = await self._arq.enqueue_job(
+            job.value, *args, _job_id=job_id, _defer_by=defer_by, _queue_name=self.queue_name
+        )
+        return queued is not None
+
+    async def queued_count(self) -> int:
+        return int(await self._arq.zcard(self.queue_name))

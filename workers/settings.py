@@ -1,0 +1,49 @@
+"""arq worker settings, built from Sightline's configuration."""
+
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+
+from core.config import Settings
+from core.logs import get_logger
+from storage.database import create_client
+from storage.indexes import ensure_indexes
+from workers import jobs, serialization
+from workers.queue import Job
+
+log = get_logger(__name__)
+
+HEALTH_CHECK_INTERVAL_S = 30
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of `arq.Worker` for this configuration."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        client = create_client(settings.mongodb_url, app_name="sightline-worker")
+        ctx["mongo"] = client
+        ctx["db"] = client[settings.MONGODB_DATABASE]
+        ctx["settings"] = settings
+        await ensure_indexes(ctx["db"])
+        log.info("worker.started", queue=settings.SIGHTLINE_QUEUE_NAME)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        client = ctx.get("mongo")
+        if client is not None:
+            await client.close()
+
+    return {
+        "functions": [func(jobs.heartbeat, name=Job.HEARTBEAT.value, timeout=30, max_tries=3)],
+        "cron_jobs": [cron(jobs.heartbeat, name="cron:heartbeat", second={0}, timeout=30)],
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.SIGHTLINE_QUEUE_NAME,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "job_serializer": serialization.serialize,
+        "job_deserializer": serialization.deserialize,
+        "max_jobs": 10,
+        "job_timeout": 300,
+        "keep_result": 3600,
+    }
