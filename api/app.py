@@ -10,11 +10,17 @@ from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
 from api.health import healthz
+from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
+from api.replay import replay
+from core.breaker import Breaker
 from core.config import Settings
 from core.logs import get_logger
+from core.passwords import Passwords
+from core.throttle import Throttle
 from graph.context import Resources
 from graph.limits import Limits
+from graph.login_throttle import LoginThrottle
 from graph.schema import build_schema
 from graph.view import GraphQLView
 from storage.database import create_client
@@ -38,11 +44,16 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = create_client(settings.mongodb_url, app_name="sightline-api")
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        throttle = Throttle(redis.connection_pool)
         resources = Resources(
             settings=settings,
             db=mongo[settings.MONGODB_DATABASE],
             redis=redis,
             queue=JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME),
+            passwords=Passwords(),
+            throttle=throttle,
+            login_throttle=LoginThrottle(throttle, settings),
+            redis_breaker=Breaker(),
         )
         try:
             await ensure_indexes(resources.db)
@@ -56,6 +67,8 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/ingest", ingest, methods=["POST", "OPTIONS"]),
+            Route("/replay/{session_id}", replay, methods=["GET"]),
             Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
         ],
         middleware=[Middleware(RequestContextMiddleware)],

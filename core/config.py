@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, UrlConstraints, ValidationError
+from pydantic import Field, UrlConstraints, ValidationError, model_validator
 from pydantic_core import MultiHostUrl, Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MongoUrl = Annotated[MultiHostUrl, UrlConstraints(allowed_schemes=["mongodb", "mongodb+srv"])]
 RedisUrl = Annotated[Url, UrlConstraints(allowed_schemes=["redis", "rediss", "unix"])]
+
+
+_DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -50,10 +53,36 @@ class Settings(BaseSettings):
     )
     SIGHTLINE_QUEUE_NAME: str = Field(default="sightline:queue", min_length=1)
 
+    SIGHTLINE_SECRET_KEY: str | None = Field(default=None, min_length=32)
+    SIGHTLINE_SESSION_TTL_HOURS: int = Field(default=24 * 30, ge=1, le=24 * 365)
+
+    SIGHTLINE_LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
+    SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(default=50, ge=1, le=100_000)
+    SIGHTLINE_LOGIN_WINDOW_S: int = Field(default=900, ge=1, le=86_400)
+
+    SIGHTLINE_INGEST_MAX_BODY_BYTES: int = Field(default=5 * 2**20, ge=1024, le=100 * 2**20)
+    SIGHTLINE_INGEST_MAX_DECOMPRESSED_BYTES: int = Field(
+        default=25 * 2**20, ge=1024, le=500 * 2**20
+    )
+    SIGHTLINE_INGEST_RATE_LIMIT: str = Field(default="600/minute", pattern=r"^\d+ ?/ ?\d* ?[a-z]+$")
+
     SIGHTLINE_GRAPHIQL: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_DEPTH: int = Field(default=12, ge=2, le=50)
     SIGHTLINE_GRAPHQL_MAX_TOKENS: int = Field(default=2000, ge=100, le=100_000)
     SIGHTLINE_GRAPHQL_MAX_ALIASES: int = Field(default=15, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> "Settings":
+        if self.SIGHTLINE_SECRET_KEY is None and not self.is_development:
+            raise ValueError(
+                "SIGHTLINE_SECRET_KEY is not set (required in production: 32+ random characters)"
+            )
+        return self
+
+    @property
+    def secret_key(self) -> bytes:
+        """Key for signed URLs and salted hashes; a fixed one only in development."""
+        return (self.SIGHTLINE_SECRET_KEY or _DEVELOPMENT_SECRET).encode()
 
     @property
     def mongodb_url(self) -> str:
@@ -99,8 +128,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        name = ".".join(str(part) for part in error["loc"]) or "configuration"
-        if error["type"] == "missing":
+        name = ".".join(str(part) for part in error["loc"])
+        if not name:
+            problems.append(
+                str(error["ctx"].get("error", error["msg"])) if "ctx" in error else error["msg"]
+            )
+        elif error["type"] == "missing":
             problems.append(f"{name} is not set")
         else:
             problems.append(f"{name} is invalid: {error['msg']}")

@@ -6,7 +6,12 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core.breaker import Breaker
 from core.config import Settings
+from core.passwords import Passwords
+from core.throttle import Throttle
+from graph.auth import Principal
+from graph.login_throttle import LoginThrottle
 from storage.database import Database
 from workers.queue import JobQueue
 
@@ -19,6 +24,10 @@ class Resources:
     db: Database
     redis: Redis
     queue: JobQueue
+    passwords: Passwords
+    throttle: Throttle
+    login_throttle: LoginThrottle
+    redis_breaker: Breaker
 
 
 @dataclass
@@ -26,3 +35,13 @@ class Context:
     resources: Resources
     request: Request
     response: Response
+    principal: Principal | None = None
+    auth_failure: str | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.resources.db
+
+    @property
+    def client_address(self) -> str:
+        return self.request.client.host if self.request.client else "unknown"

@@ -18,3 +18,29 @@ class UserError(Exception):
     @property
     def extensions(self) -> dict[str, str]:
         return {"code": self.code}
+
+
+class AuthenticationError(UserError):
+    code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(UserError):
+    code = "FORBIDDEN"
+
+
+class NotFoundError(UserError):
+    """Also what a caller gets for another account's object: the two look the same."""
+
+    code = "NOT_FOUND"
+
+
+class TooManyAttemptsError(UserError):
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"Too many attempts, retry after {retry_after_s} s.")
+        self.retry_after_s = retry_after_s
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"code": self.code, "retryAfter": str(self.retry_after_s)}

@@ -5,10 +5,16 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from core.logs import get_logger
+from graph.access import RULES, Rule, protect
+from graph.accounts import AccountMutation, AccountQuery
+from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
+from graph.sessions import SessionQuery
+from graph.sites import SiteMutation, SiteQuery
 
 log = get_logger("graph")
 
@@ -16,10 +22,14 @@ API_VERSION = "1"
 
 
 @strawberry.type
-class Query:
+class MetaQuery:
     @strawberry.field(description="Version of the GraphQL API, raised on breaking changes.")
     def api_version(self) -> str:
         return API_VERSION
+
+
+Query = merge_types("Query", (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery))
+Mutation = merge_types("Mutation", (AccountMutation, ApiKeyMutation, SiteMutation))
 
 
 class SightlineSchema(strawberry.Schema):
@@ -45,9 +55,11 @@ def build_schema(
     limits: Limits | None = None,
     *,
     query: type = Query,
-    mutation: type | None = None,
+    mutation: type | None = Mutation,
     extra_extensions: list[ExtensionFactory] | None = None,
+    extra_rules: dict[str, Rule] | None = None,
 ) -> strawberry.Schema:
+    protect({"Query": query, "Mutation": mutation}, {**RULES, **(extra_rules or {})})
     config = StrawberryConfig(sort_schema=True, disable_field_suggestions=True)
     exts: list[Any] = [*extensions(limits or Limits()), *(extra_extensions or [])]
     return SightlineSchema(query=query, mutation=mutation, extensions=exts, config=config)

@@ -6,6 +6,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
+from graph.auth import authenticate
 from graph.context import Context, Resources
 
 
@@ -25,4 +26,11 @@ class GraphQLView(GraphQL[Context, None]):
         assert isinstance(request, Request)
         assert isinstance(response, Response)
         resources: Resources = request.app.state.resources
-        return Context(resources=resources, request=request, response=response)
+        auth = await authenticate(resources.db, request.headers.get("authorization"))
+        return Context(
+            resources=resources,
+            request=request,
+            response=response,
+            principal=auth.principal,
+            auth_failure=auth.failure,
+        )

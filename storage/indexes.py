@@ -4,16 +4,63 @@ Only options that both MongoDB and FerretDB 1.24 accept are used here: no
 partial, sparse or TTL indexes (retention is enforced by a worker job).
 """
 
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database
 
 INDEXES: dict[str, list[IndexModel]] = {
     "worker_heartbeats": [IndexModel([("at", DESCENDING)], name="at_desc")],
+    "accounts": [IndexModel([("email", ASCENDING)], name="email_unique", unique=True)],
+    "auth_tokens": [IndexModel([("account_id", ASCENDING)], name="account")],
+    "api_keys": [
+        IndexModel([("key_hash", ASCENDING)], name="key_hash_unique", unique=True),
+        IndexModel([("account_id", ASCENDING), ("_id", ASCENDING)], name="account"),
+    ],
+    "sites": [
+        IndexModel([("tracking_key", ASCENDING)], name="tracking_key_unique", unique=True),
+        IndexModel([("account_id", ASCENDING), ("_id", ASCENDING)], name="account"),
+    ],
+    "recording_chunks": [
+        IndexModel(
+            [("site_id", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)],
+            name="session_seq_unique",
+            unique=True,
+        ),
+        IndexModel([("processed", ASCENDING), ("received_at", ASCENDING)], name="outbox"),
+    ],
+    "sessions": [
+        IndexModel(
+            [("site_id", ASCENDING), ("session_id", ASCENDING)], name="session_unique", unique=True
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)],
+            name="by_start",
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("duration_ms", DESCENDING), ("_id", DESCENDING)],
+            name="by_duration",
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("started_at", DESCENDING)],
+            name="by_visitor",
+        ),
+    ],
+    "visitors": [
+        IndexModel(
+            [("site_id", ASCENDING), ("visitor_id", ASCENDING)], name="visitor_unique", unique=True
+        ),
+    ],
+    "privacy_requests": [
+        IndexModel([("status", ASCENDING), ("requested_at", ASCENDING)], name="status"),
+        IndexModel([("site_id", ASCENDING), ("requested_at", DESCENDING)], name="site"),
+    ],
 }
 
 
 async def ensure_indexes(db: Database) -> None:
     """Create every index that is missing; existing ones are left as they are."""
     for collection, models in INDEXES.items():
-        await db[collection].create_indexes(models)
+        for model in models:
+            # One at a time: FerretDB 1.24 crashes on a multi-index createIndexes
+            # when every index already exists and the collection holds documents.
+            await db[collection].create_indexes([model])

@@ -9,6 +9,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,16 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API built from `settings`, with its lifespan, behind an HTTP client."""
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sightline.test") as c:
+            yield c
+
+
 @pytest_asyncio.fixture
 async def app(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[Starlette]:
     application = create_app(settings)
@@ -108,3 +119,19 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest_asyncio.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[Service]:
+    """A Redis of the test's own, which the test may stop."""
+    service = start_redis(tmp_path / "redis", free_port())
+    yield service
+    service.stop()
+
+
+@pytest_asyncio.fixture
+async def own_mongodb(tmp_path: Path) -> AsyncIterator[Service]:
+    """A FerretDB of the test's own, which the test may stop."""
+    service = start_ferretdb(tmp_path / "ferretdb", free_port())
+    yield service
+    service.stop()

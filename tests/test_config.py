@@ -6,7 +6,11 @@ import pytest
 
 from core.config import ConfigError, load_settings
 
-VALID = {"MONGODB_URL": "mongodb://127.0.0.1:27017", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+VALID = {
+    "MONGODB_URL": "mongodb://127.0.0.1:27017",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SIGHTLINE_SECRET_KEY": "x" * 32,
+}
 
 
 def test_missing_settings_are_named() -> None:
@@ -55,3 +59,11 @@ def test_processes_refuse_to_start_without_configuration(
     )
     assert result.returncode == 2
     assert "MONGODB_URL is not set" in result.stderr
+
+
+def test_production_requires_a_secret_key() -> None:
+    without = {k: v for k, v in VALID.items() if k != "SIGHTLINE_SECRET_KEY"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(without)
+    assert "SIGHTLINE_SECRET_KEY is not set" in str(caught.value)
+    assert load_settings({**without, "SIGHTLINE_ENV": "development"}).secret_key

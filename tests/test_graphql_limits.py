@@ -10,6 +10,7 @@ from structlog.stdlib import ProcessorFormatter
 
 from api.app import create_app
 from core.config import Settings
+from graph.access import ANYONE
 from graph.errors import UserError
 from graph.limits import Limits
 from graph.schema import build_schema
@@ -42,7 +43,12 @@ class ProbeQuery:
 
 @pytest_asyncio.fixture
 async def probe(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    schema = build_schema(Limits(max_depth=5, max_tokens=200, max_aliases=3), query=ProbeQuery)
+    schema = build_schema(
+        Limits(max_depth=5, max_tokens=200, max_aliases=3),
+        query=ProbeQuery,
+        mutation=None,
+        extra_rules={f"Query.{name}": ANYONE for name in ("root", "boom", "refused")},
+    )
     app = create_app(settings, schema=schema)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

@@ -1,33 +1,15 @@
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
-import pytest_asyncio
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from core.config import Settings
-from scripts.local_services import Service, free_port, start_ferretdb, start_redis
+from scripts.local_services import Service
 
 
 async def test_healthz_reports_both_services_up(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "services": {"mongodb": "up", "redis": "up"}}
-
-
-@pytest_asyncio.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[Service]:
-    service = start_redis(tmp_path / "redis", free_port())
-    yield service
-    service.stop()
-
-
-@pytest_asyncio.fixture
-async def own_mongodb(tmp_path: Path) -> AsyncIterator[Service]:
-    service = start_ferretdb(tmp_path / "ferretdb", free_port())
-    yield service
-    service.stop()
 
 
 async def _healthz(settings: Settings, stop: Service) -> httpx.Response:

@@ -2,14 +2,18 @@
 
 import os
 import socket
+from datetime import timedelta
 from typing import Any
 
 from core.logs import get_logger
-from storage import heartbeats
+from storage import heartbeats, privacy_requests
+from workers import privacy
+from workers.queue import Job, JobQueue
 
 log = get_logger(__name__)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+SWEEP_AFTER = timedelta(minutes=2)
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -17,3 +21,16 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     at = await heartbeats.record_heartbeat(ctx["db"], worker=WORKER_NAME)
     log.info("worker.heartbeat", worker=WORKER_NAME)
     return at.isoformat()
+
+
+async def run_privacy_request(ctx: dict[str, Any], request_id: str) -> str:
+    return await privacy.run_privacy_request(ctx["db"], request_id)
+
+
+async def sweep_privacy_requests(ctx: dict[str, Any]) -> int:
+    """Queue requests that never reached a worker (Redis was down when they were made)."""
+    queue: JobQueue = ctx["queue"]
+    stale = await privacy_requests.stale_pending_ids(ctx["db"], older_than=SWEEP_AFTER)
+    for request_id in stale:
+        await queue.enqueue(Job.RUN_PRIVACY_REQUEST, request_id, job_id=f"privacy:{request_id}")
+    return len(stale)

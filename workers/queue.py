@@ -16,6 +16,7 @@ from workers import serialization
 
 class Job(StrEnum):
     HEARTBEAT = "heartbeat"
+    RUN_PRIVACY_REQUEST = "run_privacy_request"
 
 
 class JobQueue:

@@ -10,7 +10,7 @@ from core.logs import get_logger
 from storage.database import create_client
 from storage.indexes import ensure_indexes
 from workers import jobs, serialization
-from workers.queue import Job
+from workers.queue import Job, JobQueue
 
 log = get_logger(__name__)
 
@@ -25,6 +25,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["mongo"] = client
         ctx["db"] = client[settings.MONGODB_DATABASE]
         ctx["settings"] = settings
+        ctx["queue"] = JobQueue(ctx["redis"], settings.SIGHTLINE_QUEUE_NAME)
         await ensure_indexes(ctx["db"])
         log.info("worker.started", queue=settings.SIGHTLINE_QUEUE_NAME)
 
@@ -34,8 +35,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             await client.close()
 
     return {
-        "functions": [func(jobs.heartbeat, name=Job.HEARTBEAT.value, timeout=30, max_tries=3)],
-        "cron_jobs": [cron(jobs.heartbeat, name="cron:heartbeat", second={0}, timeout=30)],
+        "functions": [
+            func(jobs.heartbeat, name=Job.HEARTBEAT.value, timeout=30, max_tries=3),
+            func(jobs.run_privacy_request, name=Job.RUN_PRIVACY_REQUEST.value, timeout=600),
+        ],
+        "cron_jobs": [
+            cron(jobs.heartbeat, name="cron:heartbeat", second={0}, timeout=30),
+            cron(jobs.sweep_privacy_requests, name="cron:sweep-privacy", second={30}, timeout=60),
+        ],
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),

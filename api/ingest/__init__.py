@@ -1,0 +1,1 @@
+"""`POST /ingest`: recordings from the tracking snippet."""

@@ -1,0 +1,84 @@
+"""Turning a validated batch into the event stream that is stored."""
+
+from bisect import insort
+from typing import Any
+from urllib.parse import urlsplit
+
+from api.ingest.contract import Batch
+from storage.sessions import PageVisit
+
+TRACK_TAG = "sightline.track"
+ERROR_TAG = "sightline.error"
+NAVIGATION_TAG = "sightline.navigation"
+META = 4
+CUSTOM = 5
+
+
+def stream(batch: Batch, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """rrweb events in order, with the snippet's custom events and errors merged in
+    as rrweb Custom events, so replay and extraction read one stream."""
+    events = list(raw_events)
+    extra: list[dict[str, Any]] = [
+        {
+            "type": CUSTOM,
+            "data": {"tag": TRACK_TAG, "payload": c.model_dump(exclude={"timestamp"})},
+            "timestamp": c.timestamp,
+        }
+        for c in batch.custom
+    ] + [
+        {
+            "type": CUSTOM,
+            "data": {"tag": ERROR_TAG, "payload": e.model_dump(exclude={"timestamp"})},
+            "timestamp": e.timestamp,
+        }
+        for e in batch.errors
+    ]
+    for event in sorted(extra, key=_timestamp):
+        insort(events, event, key=_timestamp)
+    return events
+
+
+def _timestamp(event: dict[str, Any]) -> int:
+    stamp: int = event["timestamp"]
+    return stamp
+
+
+def path_of(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return "/"
+
+
+def page_visits(events: list[dict[str, Any]]) -> list[PageVisit]:
+    """Page loads (Meta events) and single-page-app navigations reported by the snippet."""
+    visits = []
+    for event in events:
+        href = _href(event)
+        if href:
+            visits.append(PageVisit(url=href, path=path_of(href), at=event["timestamp"]))
+    return visits
+
+
+def _href(event: dict[str, Any]) -> str | None:
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return None
+    if event.get("type") == META:
+        href = data.get("href")
+    elif event.get("type") == CUSTOM and data.get("tag") == NAVIGATION_TAG:
+        payload = data.get("payload")
+        href = payload.get("href") if isinstance(payload, dict) else None
+    else:
+        return None
+    return href[:4096] if isinstance(href, str) and href else None
+
+
+def viewport(events: list[dict[str, Any]]) -> dict[str, int] | None:
+    for event in reversed(events):
+        data = event.get("data")
+        if event.get("type") == META and isinstance(data, dict):
+            width, height = data.get("width"), data.get("height")
+            if isinstance(width, int) and isinstance(height, int):
+                return {"width": width, "height": height}
+    return None

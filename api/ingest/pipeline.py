@@ -1,0 +1,90 @@
+"""Storing one validated batch: privacy first, then the chunk, then the summaries.
+
+The chunk is written first and is idempotent on (site, session, seq); the
+session and visitor updates after it are idempotent too, so a batch retried
+after any failure converges on the same stored state.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.ingest import events as batch_events
+from api.ingest.contract import Batch
+from core.clients import anonymize_ip, country_of, parse_user_agent
+from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
+from storage import recordings, sessions, visitors
+from storage.database import Database, Document
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the request itself says about the visitor."""
+
+    user_agent: str
+    address: str
+
+
+def policy_of(site: Document) -> PrivacyPolicy:
+    privacy = site.get("privacy") or {}
+    return PrivacyPolicy(
+        record_inputs=bool(privacy.get("record_inputs", False)),
+        mask_selectors=tuple(privacy.get("mask_selectors") or ()),
+        block_selectors=tuple(privacy.get("block_selectors") or ()),
+    )
+
+
+def _client(visit: Visit, site: Document) -> dict[str, Any]:
+    info = parse_user_agent(visit.user_agent)
+    anonymize = (site.get("privacy") or {}).get("anonymize_ip", True)
+    return {
+        "browser": info.browser,
+        "browser_version": info.browser_version,
+        "os": info.os,
+        "os_version": info.os_version,
+        "device_type": info.device_type,
+        "country": country_of(visit.address),
+        "ip": anonymize_ip(visit.address) if anonymize else visit.address,
+    }
+
+
+async def store_batch(
+    db: Database, site: Document, batch: Batch, raw_events: list[dict[str, Any]], visit: Visit
+) -> bool:
+    """Store the batch; False when it had been stored before (a retry)."""
+    site_id = site["_id"]
+    existing = await sessions.find_session(db, site_id, batch.session_id)
+    state = PrivacyState.from_document(existing.get("privacy_state") if existing else None)
+    stream = apply_privacy(batch_events.stream(batch, raw_events), policy_of(site), state)
+    if not stream:
+        return True
+    meta = recordings.ChunkMeta(site_id, batch.session_id, batch.visitor_id, batch.seq)
+    inserted = await recordings.insert_chunk(db, meta, stream)
+    client = _client(visit, site)
+    first_ts = min(e["timestamp"] for e in stream)
+    last_ts = max(e["timestamp"] for e in stream)
+    await sessions.record_batch(
+        db,
+        sessions.BatchSummary(
+            site_id=site_id,
+            session_id=batch.session_id,
+            visitor_id=batch.visitor_id,
+            seq=batch.seq,
+            first_ts=first_ts,
+            last_ts=last_ts,
+            event_count=len(stream),
+            pages=batch_events.page_visits(stream),
+            urls=[batch.page.url],
+            viewport=batch_events.viewport(stream),
+            client=client,
+            privacy_state=state.to_document(),
+        ),
+    )
+    await visitors.record_visit(
+        db,
+        site_id=site_id,
+        visitor_id=batch.visitor_id,
+        first_ts=first_ts,
+        last_ts=last_ts,
+        client=client,
+    )
+    return inserted

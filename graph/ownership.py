@@ -1,0 +1,19 @@
+"""Object-level access: an object of another account looks like no object at all."""
+
+from graph.context import Context
+from graph.errors import NotFoundError
+from storage import sites
+from storage.database import Document
+
+NO_SUCH_SITE = "No such site."
+
+
+async def owned_site(ctx: Context, site_id: str) -> Document:
+    """The caller's live site `site_id`, or NotFoundError (for missing and foreign alike)."""
+    principal = ctx.principal
+    if principal is None or not principal.can_see_site(site_id):
+        raise NotFoundError(NO_SUCH_SITE)
+    site = await sites.find_owned_site(ctx.db, principal.account_id, site_id)
+    if site is None:
+        raise NotFoundError(NO_SUCH_SITE)
+    return site

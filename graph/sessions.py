@@ -1,0 +1,219 @@
+"""Sessions and visitors: finding a visit and getting the link to watch it."""
+
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+
+from core.replay_links import replay_path
+from graph.context import Context
+from graph.errors import NotFoundError
+from graph.ownership import owned_site
+from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from storage import session_search, sessions, visitors
+from storage.database import Document
+
+NO_SUCH_SESSION = "No such session."
+
+
+@strawberry.type
+class PageView:
+    url: str
+    path: str
+    at: datetime
+
+
+@strawberry.type
+class Viewport:
+    width: int
+    height: int
+
+
+@strawberry.type(description="One visit, recorded from its first batch to its last.")
+class Session:
+    id: strawberry.ID
+    site_id: strawberry.ID
+    session_id: str = strawberry.field(description="The id the snippet gave the session.")
+    visitor_id: str
+    started_at: datetime
+    last_activity_at: datetime
+    duration_ms: int
+    page_count: int
+    event_count: int
+    entry_url: str | None
+    exit_url: str | None
+    pages: list[PageView]
+    viewport: Viewport | None
+    browser: str | None
+    browser_version: str | None
+    os: str | None
+    os_version: str | None
+    device_type: str
+    country: str | None
+
+    @strawberry.field(description="A signed link (valid 15 minutes) to the session's rrweb events.")
+    def replay_url(self, info: strawberry.Info[Context, None]) -> str:
+        base = str(info.context.request.base_url).rstrip("/")
+        return base + replay_path(info.context.resources.settings.secret_key, str(self.id))
+
+    @classmethod
+    def from_document(cls, doc: Document) -> "Session":
+        pages = sorted(doc.get("pages") or [], key=lambda p: p["at"])
+        viewport = doc.get("viewport")
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            site_id=strawberry.ID(doc["site_id"]),
+            session_id=doc["session_id"],
+            visitor_id=doc["visitor_id"],
+            started_at=doc["started_at"],
+            last_activity_at=doc["last_activity_at"],
+            duration_ms=doc.get("duration_ms", 0),
+            page_count=doc.get("page_count", 0),
+            event_count=doc.get("event_count", 0),
+            entry_url=doc.get("entry_url"),
+            exit_url=doc.get("exit_url"),
+            pages=[PageView(url=p["url"], path=p["path"], at=_ms(p["at"])) for p in pages],
+            viewport=Viewport(**viewport) if viewport else None,
+            browser=doc.get("browser"),
+            browser_version=doc.get("browser_version"),
+            os=doc.get("os"),
+            os_version=doc.get("os_version"),
+            device_type=doc.get("device_type") or "unknown",
+            country=doc.get("country"),
+        )
+
+
+def _ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+@strawberry.type
+class SessionConnection:
+    nodes: list[Session]
+    page_info: PageInfo
+
+
+@strawberry.enum
+class SessionOrder(Enum):
+    STARTED_AT_DESC = "started_at_desc"
+    STARTED_AT_ASC = "started_at_asc"
+    DURATION_DESC = "duration_desc"
+    DURATION_ASC = "duration_asc"
+
+
+@strawberry.input(description="Every field is optional; given fields must all match.")
+class SessionFilter:
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    min_pages: int | None = None
+    max_pages: int | None = None
+    url_contains: str | None = None
+    device_type: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    country: str | None = None
+    visitor_id: str | None = None
+
+    def to_storage(self) -> session_search.SessionFilter:
+        return session_search.SessionFilter(**vars(self))
+
+
+@strawberry.type(description="A returning browser, known by the snippet's visitor id.")
+class Visitor:
+    id: str
+    site_id: strawberry.ID
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+    @strawberry.field(description="The visitor's sessions, newest first.")
+    async def sessions(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+    ) -> SessionConnection:
+        return await _search(
+            info.context,
+            str(self.site_id),
+            session_search.SessionFilter(visitor_id=self.id),
+            first,
+            after,
+            SessionOrder.STARTED_AT_DESC,
+        )
+
+
+_ORDERS = {
+    SessionOrder.STARTED_AT_DESC: (session_search.SortKey.STARTED_AT, True),
+    SessionOrder.STARTED_AT_ASC: (session_search.SortKey.STARTED_AT, False),
+    SessionOrder.DURATION_DESC: (session_search.SortKey.DURATION, True),
+    SessionOrder.DURATION_ASC: (session_search.SortKey.DURATION, False),
+}
+
+
+async def _search(
+    ctx: Context,
+    site_id: str,
+    filters: session_search.SessionFilter,
+    first: int | None,
+    after: str | None,
+    order: SessionOrder,
+) -> SessionConnection:
+    limit = page_size(first)
+    sort, descending = _ORDERS[SessionOrder(order)]
+    position = session_search.Position(*decode_cursor(after)) if after else None
+    docs = await session_search.search_sessions(
+        ctx.db, site_id, filters, sort=sort, descending=descending, after=position, limit=limit + 1
+    )
+    has_next = len(docs) > limit
+    docs = docs[:limit]
+    end = encode_cursor(docs[-1].get(sort.value), docs[-1]["_id"]) if docs else None
+    return SessionConnection(
+        nodes=[Session.from_document(d) for d in docs],
+        page_info=PageInfo(has_next_page=has_next, end_cursor=end),
+    )
+
+
+@strawberry.type
+class SessionQuery:
+    @strawberry.field(description="A site's sessions, filtered and paginated by keyset.")
+    async def sessions(
+        self,
+        info: strawberry.Info[Context, None],
+        site_id: strawberry.ID,
+        filter: SessionFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: SessionOrder | None = None,
+    ) -> SessionConnection:
+        site = await owned_site(info.context, str(site_id))
+        filters = filter.to_storage() if filter else session_search.SessionFilter()
+        order = order_by or SessionOrder.STARTED_AT_DESC
+        return await _search(info.context, site["_id"], filters, first, after, order)
+
+    @strawberry.field(description="One session, by its id.")
+    async def session(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Session:
+        doc = await sessions.find_by_id(info.context.db, str(id))
+        if doc is None:
+            raise NotFoundError(NO_SUCH_SESSION)
+        try:
+            await owned_site(info.context, doc["site_id"])
+        except NotFoundError:
+            raise NotFoundError(NO_SUCH_SESSION) from None
+        return Session.from_document(doc)
+
+    @strawberry.field(description="A visitor of a site, by the snippet's visitor id.")
+    async def visitor(
+        self, info: strawberry.Info[Context, None], site_id: strawberry.ID, id: str
+    ) -> Visitor:
+        site = await owned_site(info.context, str(site_id))
+        doc = await visitors.find_visitor(info.context.db, site["_id"], id)
+        if doc is None:
+            raise NotFoundError("No such visitor.")
+        return Visitor(
+            id=doc["visitor_id"],
+            site_id=strawberry.ID(site["_id"]),
+            first_seen_at=doc["first_seen_at"],
+            last_seen_at=doc["last_seen_at"],
+        )

@@ -1,0 +1,69 @@
+"""Accounts: the people who sign in to Sightline."""
+
+from datetime import UTC, datetime
+
+from pymongo.errors import DuplicateKeyError
+
+from storage.database import Database, Document
+from storage.ids import new_id
+
+COLLECTION = "accounts"
+
+
+class EmailTaken(Exception):
+    """Another account already uses this email address."""
+
+
+async def create_account(db: Database, *, email: str, name: str, password_hash: str) -> Document:
+    now = datetime.now(UTC)
+    account = {
+        "_id": new_id(),
+        "email": email,
+        "name": name,
+        "password_hash": password_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        await db[COLLECTION].insert_one(account)
+    except DuplicateKeyError:
+        raise EmailTaken(email) from None
+    return account
+
+
+async def find_by_email(db: Database, email: str) -> Document | None:
+    return await db[COLLECTION].find_one({"email": email})
+
+
+async def find_by_id(db: Database, account_id: str) -> Document | None:
+    return await db[COLLECTION].find_one({"_id": account_id})
+
+
+async def update_profile(
+    db: Database, account_id: str, *, name: str | None, email: str | None
+) -> Document | None:
+    changes: dict[str, object] = {"updated_at": datetime.now(UTC)}
+    if name is not None:
+        changes["name"] = name
+    if email is not None:
+        # Checked first: FerretDB reports a unique-index clash on update as an internal error.
+        if await db[COLLECTION].find_one({"email": email, "_id": {"$ne": account_id}}):
+            raise EmailTaken(email)
+        changes["email"] = email
+    try:
+        await db[COLLECTION].update_one({"_id": account_id}, {"$set": changes})
+    except DuplicateKeyError:
+        raise EmailTaken(email or "") from None
+    return await find_by_id(db, account_id)
+
+
+async def set_password_hash(db: Database, account_id: str, password_hash: str) -> None:
+    await db[COLLECTION].update_one(
+        {"_id": account_id},
+        {"$set": {"password_hash": password_hash, "updated_at": datetime.now(UTC)}},
+    )
+
+
+async def delete_account(db: Database, account_id: str) -> int:
+    result = await db[COLLECTION].delete_one({"_id": account_id})
+    return result.deleted_count

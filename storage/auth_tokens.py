@@ -1,0 +1,38 @@
+"""Login tokens, stored only as the SHA-256 of the token."""
+
+from datetime import UTC, datetime, timedelta
+
+from storage.database import Database, Document
+
+COLLECTION = "auth_tokens"
+
+
+async def create_token(
+    db: Database, *, token_hash: str, account_id: str, lifetime: timedelta
+) -> datetime:
+    now = datetime.now(UTC)
+    expires_at = now + lifetime
+    await db[COLLECTION].insert_one(
+        {"_id": token_hash, "account_id": account_id, "created_at": now, "expires_at": expires_at}
+    )
+    return expires_at
+
+
+async def find_valid_token(db: Database, token_hash: str) -> Document | None:
+    return await db[COLLECTION].find_one(
+        {"_id": token_hash, "expires_at": {"$gt": datetime.now(UTC)}}
+    )
+
+
+async def revoke_token(db: Database, token_hash: str) -> None:
+    await db[COLLECTION].delete_one({"_id": token_hash})
+
+
+async def revoke_all_tokens(
+    db: Database, account_id: str, *, except_hash: str | None = None
+) -> int:
+    query: Document = {"account_id": account_id}
+    if except_hash is not None:
+        query["_id"] = {"$ne": except_hash}
+    result = await db[COLLECTION].delete_many(query)
+    return result.deleted_count

@@ -1,0 +1,100 @@
+"""Privacy requests (erasures, exports, account deletions) and their outcome.
+
+A request never holds the personal data it is about: the subject is stored as
+a keyed hash.
+"""
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from storage.database import Database, Document
+from storage.ids import new_id
+
+COLLECTION = "privacy_requests"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+async def create_request(
+    db: Database,
+    *,
+    kind: str,
+    subject_hash: str,
+    requested_by: str,
+    site_id: str | None = None,
+    parameters: Document | None = None,
+) -> Document:
+    request = {
+        "_id": new_id(),
+        "kind": kind,
+        "status": RequestStatus.PENDING.value,
+        "subject_hash": subject_hash,
+        "requested_by": requested_by,
+        "site_id": site_id,
+        "parameters": parameters or {},
+        "removed": {},
+        "requested_at": datetime.now(UTC),
+        "started_at": None,
+        "finished_at": None,
+        "error": None,
+    }
+    await db[COLLECTION].insert_one(request)
+    return request
+
+
+async def find_request(db: Database, request_id: str) -> Document | None:
+    return await db[COLLECTION].find_one({"_id": request_id})
+
+
+async def mark_running(db: Database, request_id: str) -> None:
+    await db[COLLECTION].update_one(
+        {"_id": request_id, "status": {"$in": [RequestStatus.PENDING, RequestStatus.RUNNING]}},
+        {"$set": {"status": RequestStatus.RUNNING.value, "started_at": datetime.now(UTC)}},
+    )
+
+
+async def add_removed(db: Database, request_id: str, collection: str, count: int) -> None:
+    if count:
+        await db[COLLECTION].update_one(
+            {"_id": request_id}, {"$inc": {f"removed.{collection}": count}}
+        )
+
+
+async def mark_done(db: Database, request_id: str) -> None:
+    """Finish the request and drop the working parameters, which may identify the subject."""
+    await db[COLLECTION].update_one(
+        {"_id": request_id},
+        {
+            "$set": {
+                "status": RequestStatus.DONE.value,
+                "finished_at": datetime.now(UTC),
+                "parameters": {},
+            }
+        },
+    )
+
+
+async def mark_failed(db: Database, request_id: str, error: str) -> None:
+    await db[COLLECTION].update_one(
+        {"_id": request_id},
+        {"$set": {"status": RequestStatus.FAILED.value, "error": error[:500]}},
+    )
+
+
+async def stale_pending_ids(db: Database, *, older_than: timedelta, limit: int = 100) -> list[str]:
+    """Requests still waiting for a worker, e.g. because Redis was down when made."""
+    cutoff = datetime.now(UTC) - older_than
+    cursor = db[COLLECTION].find(
+        {
+            "status": {"$in": [RequestStatus.PENDING, RequestStatus.RUNNING]},
+            "requested_at": {"$lt": cutoff},
+        },
+        projection={"_id": 1},
+        limit=limit,
+    )
+    return [doc["_id"] async for doc in cursor]

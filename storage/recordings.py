@@ -1,0 +1,72 @@
+"""Raw recording chunks: one document a batch, keyed by (site, session, seq).
+
+A chunk's events are stored compressed (see `core.codec`). `processed` marks
+whether the extraction worker has read the chunk; chunks not yet processed are
+the worker's outbox, so nothing is lost when Redis is down at ingest time.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import Binary
+from pymongo.errors import DuplicateKeyError
+
+from core import codec
+from storage.database import Database, Document
+from storage.ids import new_id
+
+COLLECTION = "recording_chunks"
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    site_id: str
+    session_id: str
+    visitor_id: str
+    seq: int
+
+
+async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any]]) -> bool:
+    """Store one batch; False when this (site, session, seq) is already stored."""
+    blob = codec.encode_events(events)
+    doc = {
+        "_id": new_id(),
+        "site_id": meta.site_id,
+        "session_id": meta.session_id,
+        "visitor_id": meta.visitor_id,
+        "seq": meta.seq,
+        "first_ts": events[0]["timestamp"],
+        "last_ts": max(e["timestamp"] for e in events),
+        "event_count": len(events),
+        "has_full_snapshot": any(e.get("type") == 2 for e in events),
+        "size": len(blob),
+        "checksum": codec.events_checksum(events),
+        "data": Binary(blob),
+        "received_at": datetime.now(UTC),
+        "processed": False,
+    }
+    try:
+        await db[COLLECTION].insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def session_chunks(
+    db: Database, site_id: str, session_id: str, *, after_seq: int = -1
+) -> list[Document]:
+    """Chunks of one session in sequence order (without their data)."""
+    cursor = db[COLLECTION].find(
+        {"site_id": site_id, "session_id": session_id, "seq": {"$gt": after_seq}},
+        projection={"data": 0},
+        sort=[("seq", 1)],
+    )
+    return await cursor.to_list(None)
+
+
+async def chunk_events(db: Database, chunk_id: str) -> list[dict[str, Any]]:
+    doc = await db[COLLECTION].find_one({"_id": chunk_id}, projection={"data": 1})
+    if doc is None:
+        return []
+    return codec.decode_events(bytes(doc["data"]))

@@ -1,0 +1,116 @@
+"""Finding sessions: filters and keyset pagination over the `sessions` collection.
+
+Pages are cut by (sort value, _id), never by offset, so a page boundary does
+not move when new sessions arrive, and every query runs on an index that
+starts with `site_id`.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from storage.database import Database, Document
+from storage.sessions import COLLECTION
+
+MAX_TIME_MS = 5000
+
+
+class SortKey(Enum):
+    STARTED_AT = "started_at"
+    DURATION = "duration_ms"
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    min_pages: int | None = None
+    max_pages: int | None = None
+    url_contains: str | None = None
+    device_type: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    country: str | None = None
+    visitor_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the previous page ended: the last row's sort value and id."""
+
+    value: Any
+    id: str
+
+
+def _range(low: Any, high: Any, *, high_exclusive: bool = False) -> dict[str, Any] | None:
+    bounds = {}
+    if low is not None:
+        bounds["$gte"] = low
+    if high is not None:
+        bounds["$lt" if high_exclusive else "$lte"] = high
+    return bounds or None
+
+
+def build_query(site_id: str, f: SessionFilter) -> Document:
+    query: Document = {"site_id": site_id}
+    ranges = {
+        "started_at": _range(f.started_after, f.started_before, high_exclusive=True),
+        "duration_ms": _range(f.min_duration_ms, f.max_duration_ms),
+        "page_count": _range(f.min_pages, f.max_pages),
+    }
+    query.update({k: v for k, v in ranges.items() if v is not None})
+    equal = {
+        "device_type": f.device_type,
+        "browser": f.browser,
+        "os": f.os,
+        "country": f.country,
+        "visitor_id": f.visitor_id,
+    }
+    query.update({k: v for k, v in equal.items() if v is not None})
+    if f.url_contains:
+        query["urls"] = {"$regex": re.escape(f.url_contains)}
+    return query
+
+
+def _after(sort: SortKey, descending: bool, position: Position) -> Document:
+    op = "$lt" if descending else "$gt"
+    field = sort.value
+    return {
+        "$or": [
+            {field: {op: position.value}},
+            {field: position.value, "_id": {op: position.id}},
+        ]
+    }
+
+
+async def search_sessions(
+    db: Database,
+    site_id: str,
+    f: SessionFilter,
+    *,
+    sort: SortKey = SortKey.STARTED_AT,
+    descending: bool = True,
+    after: Position | None = None,
+    limit: int = 20,
+) -> list[Document]:
+    """Up to `limit` sessions after `after`, in the requested order."""
+    query = build_query(site_id, f)
+    if after is not None:
+        query = {"$and": [query, _after(sort, descending, after)]}
+    direction = -1 if descending else 1
+    cursor = db[COLLECTION].find(
+        query,
+        projection={"privacy_state": 0, "chunks": 0},
+        sort=[(sort.value, direction), ("_id", direction)],
+        limit=limit,
+        max_time_ms=MAX_TIME_MS,
+    )
+    return await cursor.to_list(None)
+
+
+def position_of(doc: Document, sort: SortKey) -> Position:
+    return Position(value=doc.get(sort.value), id=doc["_id"])

@@ -1,0 +1,34 @@
+"""Visitors: the browsers that come back, identified by the snippet's visitor id."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.database import Database, Document
+from storage.ids import new_id
+
+COLLECTION = "visitors"
+
+
+async def record_visit(
+    db: Database,
+    *,
+    site_id: str,
+    visitor_id: str,
+    first_ts: int,
+    last_ts: int,
+    client: dict[str, Any],
+) -> None:
+    await db[COLLECTION].update_one(
+        {"site_id": site_id, "visitor_id": visitor_id},
+        {
+            "$setOnInsert": {"_id": new_id(), "created_at": datetime.now(UTC)},
+            "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
+            "$max": {"last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC)},
+            "$set": {"last_client": client},
+        },
+        upsert=True,
+    )
+
+
+async def find_visitor(db: Database, site_id: str, visitor_id: str) -> Document | None:
+    return await db[COLLECTION].find_one({"site_id": site_id, "visitor_id": visitor_id})
