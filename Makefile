@@ -36,6 +36,9 @@ typecheck: deps
 pytest: deps tools
 	$(BIN)/pytest
 
+bench: deps tools
+	$(BIN)/python -m bench $(if $(SIZE),--size $(SIZE),)
+
 schema: deps
 	$(BIN)/python -m graph.export > graph/schema.graphql
 

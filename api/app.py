@@ -14,6 +14,7 @@ from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
 from api.replay import replay
 from core.breaker import Breaker
+from core.clients import parse_user_agent
 from core.config import Settings
 from core.logs import get_logger
 from core.passwords import Passwords
@@ -25,6 +26,7 @@ from graph.schema import build_schema
 from graph.view import GraphQLView
 from storage.database import create_client
 from storage.indexes import ensure_indexes
+from storage.site_cache import SiteCache
 from workers.queue import JobQueue
 
 log = get_logger("api")
@@ -54,9 +56,11 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             throttle=throttle,
             login_throttle=LoginThrottle(throttle, settings),
             redis_breaker=Breaker(),
+            site_cache=SiteCache(),
         )
         try:
             await ensure_indexes(resources.db)
+            parse_user_agent("")  # loads the parser's rules now, not on the first batch
             app.state.resources = resources
             log.info("api.started", database=settings.MONGODB_DATABASE)
             yield

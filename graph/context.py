@@ -13,6 +13,7 @@ from core.throttle import Throttle
 from graph.auth import Principal
 from graph.login_throttle import LoginThrottle
 from storage.database import Database
+from storage.site_cache import SiteCache
 from workers.queue import JobQueue
 
 
@@ -28,6 +29,7 @@ class Resources:
     throttle: Throttle
     login_throttle: LoginThrottle
     redis_breaker: Breaker
+    site_cache: SiteCache
 
 
 @dataclass

@@ -159,6 +159,7 @@ class SiteMutation:
         values = _changes(changes)
         if not values:
             return Site.from_document(site)
+        info.context.resources.site_cache.forget(site["tracking_key"])
         return _updated(await sites.update_site(info.context.db, site["_id"], values))
 
     @strawberry.mutation(description="Replace the tracking key; the old one stops working at once.")
@@ -166,6 +167,7 @@ class SiteMutation:
         self, info: strawberry.Info[Context, None], site_id: strawberry.ID
     ) -> Site:
         site = await owned_site(info.context, str(site_id))
+        info.context.resources.site_cache.forget(site["tracking_key"])
         return _updated(await sites.rotate_tracking_key(info.context.db, site["_id"]))
 
     @strawberry.mutation(
@@ -179,6 +181,7 @@ class SiteMutation:
         principal = ctx.principal
         assert principal is not None
         await sites.mark_deleted(ctx.db, site["_id"])
+        ctx.resources.site_cache.forget(site["tracking_key"])
         request = await privacy_requests.create_request(
             ctx.db,
             kind="delete_site",

@@ -23,15 +23,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     "recording_chunks": [
         IndexModel(
             [("site_id", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)],
-            name="session_seq_unique",
-            unique=True,
+            name="session_seq",
         ),
         IndexModel([("processed", ASCENDING), ("received_at", ASCENDING)], name="outbox"),
     ],
     "sessions": [
-        IndexModel(
-            [("site_id", ASCENDING), ("session_id", ASCENDING)], name="session_unique", unique=True
-        ),
         IndexModel(
             [("site_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)],
             name="by_start",
@@ -45,11 +41,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="by_visitor",
         ),
     ],
-    "visitors": [
-        IndexModel(
-            [("site_id", ASCENDING), ("visitor_id", ASCENDING)], name="visitor_unique", unique=True
-        ),
-    ],
+    "visitors": [IndexModel([("site_id", ASCENDING), ("first_seen_at", DESCENDING)], name="site")],
     "privacy_requests": [
         IndexModel([("status", ASCENDING), ("requested_at", ASCENDING)], name="status"),
         IndexModel([("site_id", ASCENDING), ("requested_at", DESCENDING)], name="site"),

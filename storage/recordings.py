@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core import codec
 from storage.database import Database, Document
-from storage.ids import new_id
+from storage.ids import chunk_key
 
 COLLECTION = "recording_chunks"
 
@@ -31,7 +31,7 @@ async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any
     """Store one batch; False when this (site, session, seq) is already stored."""
     blob = codec.encode_events(events)
     doc = {
-        "_id": new_id(),
+        "_id": chunk_key(meta.site_id, meta.session_id, meta.seq),
         "site_id": meta.site_id,
         "session_id": meta.session_id,
         "visitor_id": meta.visitor_id,

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from storage.database import Database, Document
-from storage.ids import new_id
+from storage.ids import session_key
+from storage.upserts import upsert_once_raced
 
 COLLECTION = "sessions"
 MAX_PAGES = 500
@@ -49,29 +48,36 @@ async def find_by_id(db: Database, session_internal_id: str) -> Document | None:
 
 
 async def find_session(db: Database, site_id: str, session_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"site_id": site_id, "session_id": session_id})
+    return await db[COLLECTION].find_one({"_id": session_key(site_id, session_id)})
 
 
 def _ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-async def record_batch(db: Database, batch: BatchSummary) -> Document:
-    """Fold one batch into its session, creating the session on its first batch."""
+async def record_batch(db: Database, batch: BatchSummary, existing: Document | None) -> None:
+    """Fold one batch into its session (`existing`, as read before), in one write.
+
+    The summary fields are derived from `existing` plus this batch and written
+    with `$max`, so a summary computed from a slightly stale read never moves
+    backwards, and the next batch brings it up to date.
+    """
     update: dict[str, Any] = {
         "$setOnInsert": {
-            "_id": new_id(),
+            "site_id": batch.site_id,
+            "session_id": batch.session_id,
             "created_at": datetime.now(UTC),
             **batch.client,
             **batch.on_insert,
         },
         "$min": {"started_at": _ms(batch.first_ts)},
-        "$max": {"last_activity_at": _ms(batch.last_ts)},
+        "$max": {"last_activity_at": _ms(batch.last_ts), **_derived(batch, existing)},
         "$set": {
             f"chunks.{batch.seq}": batch.event_count,
             "privacy_state": batch.privacy_state,
             "visitor_id": batch.visitor_id,
             "updated_at": datetime.now(UTC),
+            **_entry_and_exit(batch, existing),
         },
         "$addToSet": {
             "pages": {"$each": [vars(p) for p in batch.pages]},
@@ -80,31 +86,30 @@ async def record_batch(db: Database, batch: BatchSummary) -> Document:
     }
     if batch.viewport:
         update["$set"]["viewport"] = batch.viewport
-    session = await db[COLLECTION].find_one_and_update(
-        {"site_id": batch.site_id, "session_id": batch.session_id},
-        update,
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
-    assert session is not None
-    return await _refresh_summary(db, session)
+    query = {"_id": session_key(batch.site_id, batch.session_id)}
+    await upsert_once_raced(db[COLLECTION], query, update)
 
 
-async def _refresh_summary(db: Database, session: Document) -> Document:
-    pages = sorted(session.get("pages") or [], key=lambda p: p["at"])
-    chunks = session.get("chunks") or {}
-    derived = {
-        "duration_ms": int(
-            (session["last_activity_at"] - session["started_at"]).total_seconds() * 1000
-        ),
-        "page_count": len(pages),
+def _merged_pages(batch: BatchSummary, existing: Document | None) -> list[Document]:
+    known = (existing or {}).get("pages") or []
+    merged = {(p["url"], p["at"]): p for p in [*known, *(vars(p) for p in batch.pages)]}
+    return sorted(merged.values(), key=lambda p: p["at"])
+
+
+def _derived(batch: BatchSummary, existing: Document | None) -> dict[str, int]:
+    chunks = {**((existing or {}).get("chunks") or {}), str(batch.seq): batch.event_count}
+    first, last = batch.first_ts, batch.last_ts
+    if existing:
+        first = min(first, int(existing["started_at"].timestamp() * 1000))
+        last = max(last, int(existing["last_activity_at"].timestamp() * 1000))
+    return {
+        "duration_ms": last - first,
+        "page_count": len(_merged_pages(batch, existing)),
         "chunk_count": len(chunks),
         "event_count": sum(chunks.values()),
     }
-    changes: dict[str, Any] = {"$max": derived}
-    if pages:
-        changes["$set"] = {"entry_url": pages[0]["url"], "exit_url": pages[-1]["url"]}
-    refreshed = await db[COLLECTION].find_one_and_update(
-        {"_id": session["_id"]}, changes, return_document=ReturnDocument.AFTER
-    )
-    return refreshed or session
+
+
+def _entry_and_exit(batch: BatchSummary, existing: Document | None) -> dict[str, str]:
+    pages = _merged_pages(batch, existing)
+    return {"entry_url": pages[0]["url"], "exit_url": pages[-1]["url"]} if pages else {}

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage.database import Database, Document
-from storage.ids import new_id
+from storage.ids import visitor_key
+from storage.upserts import upsert_once_raced
 
 COLLECTION = "visitors"
 
@@ -18,17 +19,21 @@ async def record_visit(
     last_ts: int,
     client: dict[str, Any],
 ) -> None:
-    await db[COLLECTION].update_one(
-        {"site_id": site_id, "visitor_id": visitor_id},
+    await upsert_once_raced(
+        db[COLLECTION],
+        {"_id": visitor_key(site_id, visitor_id)},
         {
-            "$setOnInsert": {"_id": new_id(), "created_at": datetime.now(UTC)},
+            "$setOnInsert": {
+                "site_id": site_id,
+                "visitor_id": visitor_id,
+                "created_at": datetime.now(UTC),
+            },
             "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
             "$max": {"last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC)},
             "$set": {"last_client": client},
         },
-        upsert=True,
     )
 
 
 async def find_visitor(db: Database, site_id: str, visitor_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"site_id": site_id, "visitor_id": visitor_id})
+    return await db[COLLECTION].find_one({"_id": visitor_key(site_id, visitor_id)})

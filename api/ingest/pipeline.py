@@ -78,6 +78,7 @@ async def store_batch(
             client=client,
             privacy_state=state.to_document(),
         ),
+        existing,
     )
     await visitors.record_visit(
         db,

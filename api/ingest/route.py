@@ -24,7 +24,6 @@ from core.domains import origin_allowed
 from core.logs import get_logger
 from core.throttle import rate
 from graph.context import Resources
-from storage import sites
 from storage.database import Document
 
 log = get_logger(__name__)
@@ -73,7 +72,7 @@ async def _preflight(resources: Resources, request: Request, origin: str | None)
     if not origin or not key:
         raise Refusal(403, "origin_not_allowed", "Preflight needs an Origin and ?key=.")
     with pymongo.timeout(STORAGE_TIMEOUT_S):
-        site = await sites.find_by_tracking_key(resources.db, key)
+        site = await resources.site_cache.by_tracking_key(resources.db, key)
     if site is None or not origin_allowed(origin, site["domains"]):
         raise Refusal(
             403, "origin_not_allowed", "This origin may not send recordings for this key."
@@ -127,7 +126,7 @@ async def _site(
 ) -> Document:
     if query_key is not None and query_key != body_key:
         raise Refusal(400, "invalid_batch", "The key in the URL and in the body differ.")
-    site = await sites.find_by_tracking_key(resources.db, body_key)
+    site = await resources.site_cache.by_tracking_key(resources.db, body_key)
     if site is None:
         raise Refusal(401, "unknown_tracking_key", "Unknown or rotated tracking key.")
     if origin is not None and not origin_allowed(origin, site["domains"]):

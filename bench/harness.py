@@ -1,0 +1,85 @@
+"""A real Sightline on loopback for benchmarks: its own FerretDB, Redis and API process."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+from scripts.local_services import free_port, start_ferretdb, start_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    mongodb_url: str
+    redis_url: str
+    database: str
+
+
+def _wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the API did not become healthy")
+
+
+@contextmanager
+def running_stack(*, api: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """FerretDB and Redis on free ports in a temporary folder, plus an API process."""
+    with tempfile.TemporaryDirectory(prefix="sightline-bench-") as tmp:
+        base = Path(tmp)
+        mongo = start_ferretdb(base / "ferretdb", free_port())
+        redis = start_redis(base / "redis", free_port())
+        api_process = None
+        port = free_port()
+        env = {
+            **os.environ,
+            "MONGODB_URL": mongo.url,
+            "REDIS_URL": redis.url,
+            "MONGODB_DATABASE": "bench",
+            "SIGHTLINE_ENV": "development",
+            "SIGHTLINE_LOG_LEVEL": "WARNING",
+            "SIGHTLINE_PORT": str(port),
+            "SIGHTLINE_INGEST_RATE_LIMIT": "1000000/minute",
+            **(extra_env or {}),
+        }
+        try:
+            if api:
+                api_process = subprocess.Popen([sys.executable, "-m", "api"], env=env, cwd=ROOT)
+                _wait_healthy(f"http://127.0.0.1:{port}")
+            yield Stack(f"http://127.0.0.1:{port}", mongo.url, redis.url, "bench")
+        finally:
+            if api_process is not None:
+                api_process.terminate()
+                api_process.wait(15)
+            redis.stop()
+            mongo.stop()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(latencies_s: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(median(latencies_s) * 1000, 2) if latencies_s else 0.0,
+        "p99_ms": round(percentile(latencies_s, 0.99) * 1000, 2),
+    }
