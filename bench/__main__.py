@@ -6,6 +6,7 @@
 import argparse
 import asyncio
 import json
+import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,16 +36,14 @@ def main() -> None:
     results = {
         "size": args.size,
         "ran_at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "ingest": asyncio.run(ingest.run(**size["ingest"])),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     api, raw = results["ingest"]["api"], results["ingest"]["insert_many"]
     print(f"\n{'benchmark':<28}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'POST /ingest':<28}{api['events_per_s']:>10}{api['p50_ms']:>10}{api['p99_ms']:>10}")
-    print(
-        f"{'insert_many (floor)':<28}{raw['events_per_s']:>10}{raw['p50_ms']:>10}{raw['p99_ms']:>10}"
-    )
+    for label, row in (("POST /ingest", api), ("insert_many (floor)", raw)):
+        print(f"{label:<28}{row['events_per_s']:>10}{row['p50_ms']:>10}{row['p99_ms']:>10}")
     print(f"\nwritten to {RESULTS}")
 
 
