@@ -16,7 +16,7 @@ from core.replay_links import link_is_valid
 from graph.context import Resources
 from storage import sessions, sites
 from storage.database import Database, Document
-from storage.replay import iter_session_events
+from storage.recording_stream import iter_session_events
 
 
 async def _gzip_json_array(pieces: AsyncIterator[list[dict[str, object]]]) -> AsyncIterator[bytes]:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     )
     SIGHTLINE_INGEST_RATE_LIMIT: str = Field(default="600/minute", pattern=r"^\d+ ?/ ?\d* ?[a-z]+$")
 
+    SIGHTLINE_PROCESS_DELAY_S: float = Field(default=5.0, ge=0, le=3600)
+    SIGHTLINE_COMPACT_QUIET_S: int = Field(default=1800, ge=1, le=7 * 86_400)
+    SIGHTLINE_COMPACT_MAX_CHUNKS: int = Field(default=100, ge=2, le=100_000)
+
     SIGHTLINE_GRAPHIQL: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_DEPTH: int = Field(default=12, ge=2, le=50)
     SIGHTLINE_GRAPHQL_MAX_TOKENS: int = Field(default=2000, ge=100, le=100_000)

@@ -62,6 +62,9 @@ RULES: dict[str, Rule] = {
     "Query.sessions": scoped(Scope.RECORDINGS_READ),
     "Query.session": scoped(Scope.RECORDINGS_READ),
     "Query.visitor": scoped(Scope.RECORDINGS_READ),
+    "Query.events": scoped(Scope.ANALYTICS_READ),
+    "Query.eventCounts": scoped(Scope.ANALYTICS_READ),
+    "Mutation.recomputeSignals": scoped(Scope.ANALYTICS_WRITE),
 }
 
 

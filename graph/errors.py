@@ -44,3 +44,7 @@ class TooManyAttemptsError(UserError):
     @property
     def extensions(self) -> dict[str, str]:
         return {"code": self.code, "retryAfter": str(self.retry_after_s)}
+
+
+class ServiceUnavailableError(UserError):
+    code = "SERVICE_UNAVAILABLE"

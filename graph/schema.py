@@ -12,6 +12,7 @@ from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
+from graph.events import EventMutation, EventQuery
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.sessions import SessionQuery
 from graph.sites import SiteMutation, SiteQuery
@@ -28,8 +29,10 @@ class MetaQuery:
         return API_VERSION
 
 
-Query = merge_types("Query", (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery))
-Mutation = merge_types("Mutation", (AccountMutation, ApiKeyMutation, SiteMutation))
+Query = merge_types(
+    "Query", (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery, EventQuery)
+)
+Mutation = merge_types("Mutation", (AccountMutation, ApiKeyMutation, SiteMutation, EventMutation))
 
 
 class SightlineSchema(strawberry.Schema):

@@ -1,7 +1,7 @@
 """Sessions and visitors: finding a visit and getting the link to watch it."""
 
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 
 import strawberry
 
@@ -50,9 +50,24 @@ class Session:
     os_version: str | None
     device_type: str
     country: str | None
+    click_count: int
+    rage_click_count: int
+    dead_click_count: int
+    error_click_count: int
+    error_count: int
+    frustrated: bool = strawberry.field(description="Has a rage, dead or error click.")
+    incomplete: str | None = strawberry.field(
+        description="Why the recording is not whole (missing batches, no full snapshot), or null."
+    )
+    replayable: bool = strawberry.field(description="False when no full snapshot was stored.")
 
-    @strawberry.field(description="A signed link (valid 15 minutes) to the session's rrweb events.")
-    def replay_url(self, info: strawberry.Info[Context, None]) -> str:
+    @strawberry.field(
+        description="A signed link (valid 15 minutes) to the session's rrweb events; "
+        "null when the recording cannot be replayed (no full snapshot was stored)."
+    )
+    def replay_url(self, info: strawberry.Info[Context, None]) -> str | None:
+        if not self.replayable:
+            return None
         base = str(info.context.request.base_url).rstrip("/")
         return base + replay_path(info.context.resources.settings.secret_key, str(self.id))
 
@@ -80,6 +95,14 @@ class Session:
             os_version=doc.get("os_version"),
             device_type=doc.get("device_type") or "unknown",
             country=doc.get("country"),
+            click_count=doc.get("click_count", 0),
+            rage_click_count=doc.get("rage_click_count", 0),
+            dead_click_count=doc.get("dead_click_count", 0),
+            error_click_count=doc.get("error_click_count", 0),
+            error_count=doc.get("error_count", 0),
+            frustrated=bool(doc.get("frustrated", False)),
+            incomplete=doc.get("incomplete"),
+            replayable=doc.get("replayable", True),
         )
 
 
@@ -94,7 +117,7 @@ class SessionConnection:
 
 
 @strawberry.enum
-class SessionOrder(Enum):
+class SessionOrder(StrEnum):
     STARTED_AT_DESC = "started_at_desc"
     STARTED_AT_ASC = "started_at_asc"
     DURATION_DESC = "duration_desc"
@@ -115,6 +138,10 @@ class SessionFilter:
     os: str | None = None
     country: str | None = None
     visitor_id: str | None = None
+    has_rage_clicks: bool | None = None
+    has_dead_clicks: bool | None = None
+    has_errors: bool | None = None
+    frustrated: bool | None = None
 
     def to_storage(self) -> session_search.SessionFilter:
         return session_search.SessionFilter(**vars(self))

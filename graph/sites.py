@@ -13,6 +13,7 @@ from graph.context import Context
 from graph.errors import ForbiddenError, NotFoundError, UserError
 from graph.ownership import NO_SUCH_SITE, owned_site
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
+from graph.signals import SignalSettingsInput, SignalSettingsType, changed_signals
 from storage import privacy_requests, sites
 from storage.database import Document
 
@@ -36,6 +37,7 @@ class Site:
     respect_do_not_track: bool
     retention_days: int
     created_at: datetime
+    signals: SignalSettingsType
 
     @classmethod
     def from_document(cls, doc: Document) -> "Site":
@@ -52,6 +54,7 @@ class Site:
             respect_do_not_track=privacy["respect_do_not_track"],
             retention_days=privacy["retention_days"],
             created_at=doc["created_at"],
+            signals=SignalSettingsType.from_document(doc.get("signals")),
         )
 
 
@@ -65,6 +68,7 @@ class SiteUpdate:
     anonymize_ip: bool | None = None
     respect_do_not_track: bool | None = None
     retention_days: int | None = None
+    signals: SignalSettingsInput | None = None
 
 
 def _name(name: str) -> str:
@@ -90,12 +94,21 @@ def _selectors(selectors: list[str]) -> list[str]:
         raise UserError(str(exc)) from None
 
 
-def _changes(update: SiteUpdate) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
+def _changes(update: SiteUpdate, site: Document) -> dict[str, Any]:
+    changes = _privacy_changes(update)
+    if update.signals is not None:
+        signals = changed_signals(site.get("signals"), update.signals)
+        if signals is not None:
+            changes["signals"] = signals
     if update.name is not None:
         changes["name"] = _name(update.name)
     if update.domains is not None:
         changes["domains"] = _domains(update.domains)
+    return changes
+
+
+def _privacy_changes(update: SiteUpdate) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
     for field in ("record_inputs", "anonymize_ip", "respect_do_not_track"):
         value = getattr(update, field)
         if value is not None:
@@ -156,7 +169,7 @@ class SiteMutation:
         self, info: strawberry.Info[Context, None], id: strawberry.ID, changes: SiteUpdate
     ) -> Site:
         site = await owned_site(info.context, str(id))
-        values = _changes(changes)
+        values = _changes(changes, site)
         if not values:
             return Site.from_document(site)
         info.context.resources.site_cache.forget(site["tracking_key"])

@@ -11,7 +11,13 @@ from storage.database import Database
 BATCH_SIZE = 500
 
 # Collections whose documents carry a `site_id`; the `sites` document itself goes last.
-SITE_COLLECTIONS: list[str] = ["recording_chunks", "sessions", "visitors"]
+SITE_COLLECTIONS: list[str] = [
+    "recording_chunks",
+    "recording_parts",
+    "events",
+    "sessions",
+    "visitors",
+]
 
 
 async def delete_in_batches(

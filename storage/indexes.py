@@ -41,6 +41,29 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="by_visitor",
         ),
     ],
+    "recording_parts": [
+        IndexModel(
+            [("site_id", ASCENDING), ("session_id", ASCENDING), ("first_seq", ASCENDING)],
+            name="session_seq",
+        ),
+    ],
+    "events": [
+        IndexModel(
+            [("site_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name="by_time"
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("kind", ASCENDING), ("at", DESCENDING)], name="by_kind"
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("session_id", ASCENDING), ("kind", ASCENDING)],
+            name="by_session",
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("at", DESCENDING)],
+            name="by_visitor",
+        ),
+    ],
+    "claims": [IndexModel([("until", ASCENDING)], name="until")],
     "visitors": [IndexModel([("site_id", ASCENDING), ("first_seen_at", DESCENDING)], name="site")],
     "privacy_requests": [
         IndexModel([("status", ASCENDING), ("requested_at", ASCENDING)], name="status"),

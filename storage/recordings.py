@@ -70,3 +70,27 @@ async def chunk_events(db: Database, chunk_id: str) -> list[dict[str, Any]]:
     if doc is None:
         return []
     return codec.decode_events(bytes(doc["data"]))
+
+
+async def unprocessed_sessions(
+    db: Database, *, received_before: datetime, limit: int = 500
+) -> list[tuple[str, str]]:
+    """(site, session) pairs with chunks extraction has not read yet: the outbox."""
+    cursor = db[COLLECTION].find(
+        {"processed": False, "received_at": {"$lt": received_before}},
+        projection={"site_id": 1, "session_id": 1},
+        limit=limit,
+    )
+    return sorted({(doc["site_id"], doc["session_id"]) async for doc in cursor})
+
+
+async def mark_processed(db: Database, chunk_ids: list[str]) -> None:
+    if chunk_ids:
+        await db[COLLECTION].update_many({"_id": {"$in": chunk_ids}}, {"$set": {"processed": True}})
+
+
+async def delete_chunks(db: Database, chunk_ids: list[str]) -> int:
+    if not chunk_ids:
+        return 0
+    result = await db[COLLECTION].delete_many({"_id": {"$in": chunk_ids}})
+    return result.deleted_count

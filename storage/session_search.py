@@ -36,6 +36,17 @@ class SessionFilter:
     os: str | None = None
     country: str | None = None
     visitor_id: str | None = None
+    has_rage_clicks: bool | None = None
+    has_dead_clicks: bool | None = None
+    has_errors: bool | None = None
+    frustrated: bool | None = None
+
+
+_PRESENCE = {
+    "has_rage_clicks": "rage_click_count",
+    "has_dead_clicks": "dead_click_count",
+    "has_errors": "error_count",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,12 @@ def build_query(site_id: str, f: SessionFilter) -> Document:
     query.update({k: v for k, v in equal.items() if v is not None})
     if f.url_contains:
         query["urls"] = {"$regex": re.escape(f.url_contains)}
+    for flag, counter in _PRESENCE.items():
+        wanted = getattr(f, flag)
+        if wanted is not None:
+            query[counter] = {"$gt": 0} if wanted else {"$in": [0, None]}
+    if f.frustrated is not None:
+        query["frustrated"] = True if f.frustrated else {"$ne": True}
     return query
 
 

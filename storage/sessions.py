@@ -71,12 +71,17 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
             **batch.on_insert,
         },
         "$min": {"started_at": _ms(batch.first_ts)},
-        "$max": {"last_activity_at": _ms(batch.last_ts), **_derived(batch, existing)},
+        "$max": {
+            "last_activity_at": _ms(batch.last_ts),
+            "last_chunk_at": datetime.now(UTC),
+            **_derived(batch, existing),
+        },
         "$set": {
             f"chunks.{batch.seq}": batch.event_count,
             "privacy_state": batch.privacy_state,
             "visitor_id": batch.visitor_id,
             "updated_at": datetime.now(UTC),
+            "needs_compaction": True,
             **_entry_and_exit(batch, existing),
         },
         "$addToSet": {
@@ -113,3 +118,24 @@ def _derived(batch: BatchSummary, existing: Document | None) -> dict[str, int]:
 def _entry_and_exit(batch: BatchSummary, existing: Document | None) -> dict[str, str]:
     pages = _merged_pages(batch, existing)
     return {"entry_url": pages[0]["url"], "exit_url": pages[-1]["url"]} if pages else {}
+
+
+async def quiet_sessions(
+    db: Database, *, quiet_since: datetime, limit: int = 200
+) -> list[Document]:
+    """Sessions with raw chunks that received nothing since `quiet_since`."""
+    cursor = db[COLLECTION].find(
+        {"needs_compaction": True, "last_chunk_at": {"$lt": quiet_since}},
+        projection={"site_id": 1, "session_id": 1, "last_chunk_at": 1},
+        limit=limit,
+    )
+    return await cursor.to_list(None)
+
+
+async def mark_compacted(db: Database, session: Document) -> bool:
+    """Clear `needs_compaction` unless a chunk arrived after `session` was read."""
+    result = await db[COLLECTION].update_one(
+        {"_id": session["_id"], "last_chunk_at": session["last_chunk_at"]},
+        {"$set": {"needs_compaction": False, "compacted_at": datetime.now(UTC)}},
+    )
+    return result.modified_count == 1

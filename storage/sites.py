@@ -94,3 +94,7 @@ async def mark_deleted(db: Database, site_id: str) -> bool:
 async def site_ids_of_account(db: Database, account_id: str) -> list[str]:
     cursor = db[COLLECTION].find({"account_id": account_id}, projection={"_id": 1})
     return [doc["_id"] async for doc in cursor]
+
+
+async def find_live_site(db: Database, site_id: str) -> Document | None:
+    return await db[COLLECTION].find_one(_live({"_id": site_id}))

@@ -67,6 +67,7 @@ def settings(servers: ServerUrls) -> Settings:
         MONGODB_DATABASE=f"test_{run}",
         SIGHTLINE_QUEUE_NAME=f"test:{run}",
         SIGHTLINE_ENV="development",
+        SIGHTLINE_PROCESS_DELAY_S=0,
     )
 
 

@@ -175,6 +175,27 @@ async def visitor(w: World) -> None:
     )
 
 
+async def events_(w: World) -> None:
+    await _not_found(
+        w, "query($id: ID!) { events(siteId: $id) { nodes { id } } }", {"id": w.owner_site["id"]}
+    )
+
+
+async def event_counts(w: World) -> None:
+    await _not_found(
+        w,
+        "query($id: ID!) { eventCounts(siteId: $id, range: "
+        '{start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"}) { count } }',
+        {"id": w.owner_site["id"]},
+    )
+
+
+async def recompute_signals(w: World) -> None:
+    await _not_found(
+        w, "mutation($id: ID!) { recomputeSignals(siteId: $id) }", {"id": w.owner_site["id"]}
+    )
+
+
 ATTEMPTS: dict[str, Check] = {
     "Query.apiVersion": api_version,
     "Query.viewer": viewer,
@@ -196,6 +217,9 @@ ATTEMPTS: dict[str, Check] = {
     "Query.sessions": sessions_,
     "Query.session": session,
     "Query.visitor": visitor,
+    "Query.events": events_,
+    "Query.eventCounts": event_counts,
+    "Mutation.recomputeSignals": recompute_signals,
 }
 
 

@@ -17,6 +17,10 @@ from workers import serialization
 class Job(StrEnum):
     HEARTBEAT = "heartbeat"
     RUN_PRIVACY_REQUEST = "run_privacy_request"
+    PROCESS_SESSION = "process_session"
+    COMPACT_SESSION = "compact_session"
+    RECOMPUTE_SIGNALS = "recompute_signals"
+    RECOMPUTE_SESSION = "recompute_session"
 
 
 class JobQueue:
@@ -46,6 +50,16 @@ class JobQueue:
             job.value, *args, _job_id=job_id, _defer_by=defer_by, _queue_name=self.queue_name
         )
         return queued is not None
+
+    async def enqueue_processing(self, site_id: str, session_id: str, *, delay_s: float) -> bool:
+        """Ask for a session's new chunks to be processed; a burst of batches makes one job."""
+        return await self.enqueue(
+            Job.PROCESS_SESSION,
+            site_id,
+            session_id,
+            job_id=f"process:{site_id}:{session_id}",
+            defer_by=timedelta(seconds=delay_s),
+        )
 
     async def queued_count(self) -> int:
         return int(await self._arq.zcard(self.queue_name))

@@ -9,7 +9,7 @@ from core.config import Settings
 from core.logs import get_logger
 from storage.database import create_client
 from storage.indexes import ensure_indexes
-from workers import jobs, serialization
+from workers import jobs, recording_jobs, serialization
 from workers.queue import Job, JobQueue
 
 log = get_logger(__name__)
@@ -37,11 +37,23 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [
             func(jobs.heartbeat, name=Job.HEARTBEAT.value, timeout=30, max_tries=3),
-            func(jobs.run_privacy_request, name=Job.RUN_PRIVACY_REQUEST.value, timeout=600),
+            func(jobs.run_privacy_request, name=Job.RUN_PRIVACY_REQUEST.value),
+            # keep_result=0: the job id is free again as soon as the job ends, so the
+            # next batch of the session can queue the next run.
+            func(recording_jobs.process_session, name=Job.PROCESS_SESSION.value, keep_result=0),
+            func(recording_jobs.compact_session, name=Job.COMPACT_SESSION.value, keep_result=0),
+            func(recording_jobs.recompute_signals, name=Job.RECOMPUTE_SIGNALS.value),
+            func(recording_jobs.recompute_session, name=Job.RECOMPUTE_SESSION.value),
         ],
         "cron_jobs": [
             cron(jobs.heartbeat, name="cron:heartbeat", second={0}, timeout=30),
             cron(jobs.sweep_privacy_requests, name="cron:sweep-privacy", second={30}, timeout=60),
+            cron(
+                recording_jobs.sweep_recordings,
+                name="cron:sweep-recordings",
+                second={15},
+                timeout=120,
+            ),
         ],
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
@@ -51,6 +63,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "job_serializer": serialization.serialize,
         "job_deserializer": serialization.deserialize,
         "max_jobs": 10,
+        # Tight: after a SIGKILL, arq re-runs a job only once the longest timeout passed.
         "job_timeout": 300,
         "keep_result": 3600,
     }

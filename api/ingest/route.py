@@ -94,7 +94,22 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
         await _check_rate(resources, site, request)
         visit = Visit(user_agent=request.headers.get("user-agent", ""), address=_address(request))
         inserted = await store_batch(resources.db, site, batch, raw["events"], visit)
+    await _queue_processing(resources, site["_id"], batch.session_id)
     return _answer(200, {"status": "stored" if inserted else "duplicate"}, origin)
+
+
+async def _queue_processing(resources: Resources, site_id: str, session_id: str) -> None:
+    """Best effort: when Redis is down, the worker's sweep finds the chunk later."""
+    breaker = resources.redis_breaker
+    if not breaker.closed:
+        return
+    try:
+        await resources.queue.enqueue_processing(
+            site_id, session_id, delay_s=resources.settings.SIGHTLINE_PROCESS_DELAY_S
+        )
+    except RedisError as exc:
+        breaker.trip()
+        log.warning("ingest.queue_unavailable", error=type(exc).__name__)
 
 
 async def _parse(

@@ -1,0 +1,202 @@
+"""Autotracked events: listing them, counting them over time, recomputing signals."""
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import cast
+
+import strawberry
+from redis.exceptions import RedisError
+from strawberry.scalars import JSON
+
+from graph.context import Context
+from graph.errors import ServiceUnavailableError, UserError
+from graph.ownership import owned_site
+from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from storage import events
+from storage.database import Document
+from workers.extraction.derived import Kind
+from workers.queue import Job
+
+MAX_RANGE = timedelta(days=400)
+
+
+strawberry.enum(Kind, name="EventKind", description="What an autotracked event records.")
+
+
+@strawberry.type(description="An event derived from a recording (never an input's value).")
+class Event:
+    id: strawberry.ID
+    kind: Kind
+    at: datetime
+    session_id: str
+    visitor_id: str
+    url: str | None
+    path: str | None
+    selector: str | None
+    text: str | None
+    text_masked: bool
+    tag: str | None
+    href: str | None
+    x: float | None
+    y: float | None
+    viewport_width: int | None
+    page_height: int | None
+    name: str | None
+    properties: JSON | None
+    message: str | None
+    field_type: str | None
+    depth_px: int | None
+    depth_share: float | None
+    count: int | None
+    signals_version: int | None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> "Event":
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            kind=Kind(doc["kind"]),
+            at=doc["at"],
+            session_id=doc["session_id"],
+            visitor_id=doc["visitor_id"],
+            text_masked=bool(doc.get("text_masked", False)),
+            properties=cast(JSON, doc.get("properties")),
+            **{name: doc.get(name) for name in _OPTIONAL},
+        )
+
+
+_OPTIONAL = (
+    "url", "path", "selector", "text", "tag", "href", "x", "y", "viewport_width", "page_height",
+    "name", "message", "field_type", "depth_px", "depth_share", "count", "signals_version",
+)  # fmt: skip
+
+
+@strawberry.input
+class EventFilter:
+    kinds: list[Kind] | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    session_id: str | None = None
+    visitor_id: str | None = None
+    url_contains: str | None = None
+    path: str | None = None
+    selector: str | None = None
+    text_contains: str | None = None
+    name: str | None = None
+
+    def to_storage(self) -> events.EventFilter:
+        values = vars(self).copy()
+        values["kinds"] = [Kind(k).value for k in self.kinds] if self.kinds else None
+        return events.EventFilter(**values)
+
+
+@strawberry.type
+class EventConnection:
+    nodes: list[Event]
+    page_info: PageInfo
+
+
+@strawberry.enum
+class Interval(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@strawberry.type(description="How many events of one kind happened in one time bucket.")
+class EventCount:
+    kind: Kind
+    bucket_start: datetime
+    count: int
+
+
+@strawberry.input
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    def checked(self) -> "TimeRange":
+        if self.end <= self.start:
+            raise UserError("The range must end after it starts.")
+        if self.end - self.start > MAX_RANGE:
+            raise UserError(f"A range can span at most {MAX_RANGE.days} days.")
+        return self
+
+
+@strawberry.type
+class EventQuery:
+    @strawberry.field(description="A site's events, newest first, paginated by keyset.")
+    async def events(
+        self,
+        info: strawberry.Info[Context, None],
+        site_id: strawberry.ID,
+        filter: EventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> EventConnection:
+        site = await owned_site(info.context, str(site_id))
+        limit = page_size(first)
+        position = decode_cursor(after) if after else None
+        filters = filter.to_storage() if filter else events.EventFilter()
+        docs = await events.search_events(
+            info.context.db, site["_id"], filters, after=position, limit=limit + 1
+        )
+        has_next = len(docs) > limit
+        docs = docs[:limit]
+        end = encode_cursor(docs[-1]["at"], docs[-1]["_id"]) if docs else None
+        return EventConnection(
+            nodes=[Event.from_document(d) for d in docs],
+            page_info=PageInfo(has_next_page=has_next, end_cursor=end),
+        )
+
+    @strawberry.field(description="Event counts per kind and time bucket, for charts.")
+    async def event_counts(
+        self,
+        info: strawberry.Info[Context, None],
+        site_id: strawberry.ID,
+        range: TimeRange,
+        interval: Interval | None = None,
+        filter: EventFilter | None = None,
+    ) -> list[EventCount]:
+        site = await owned_site(info.context, str(site_id))
+        window = range.checked()
+        filters = filter.to_storage() if filter else events.EventFilter()
+        filters = events.EventFilter(
+            **{**vars(filters), "after": window.start, "before": window.end}
+        )
+        bucket = Interval(interval).value if interval else Interval.DAY.value
+        rows = await events.count_by_bucket(info.context.db, site["_id"], filters, bucket)
+        return [
+            EventCount(
+                kind=Kind(kind),
+                bucket_start=datetime.fromtimestamp(start / 1000, UTC),
+                count=count,
+            )
+            for kind, start, count in rows
+        ]
+
+
+@strawberry.type
+class EventMutation:
+    @strawberry.mutation(
+        description="Re-derive rage, dead and error clicks of sessions started in the range "
+        "under the site's current signal settings (a worker job)."
+    )
+    async def recompute_signals(
+        self,
+        info: strawberry.Info[Context, None],
+        site_id: strawberry.ID,
+        range: TimeRange | None = None,
+    ) -> bool:
+        site = await owned_site(info.context, str(site_id))
+        window = range.checked() if range else None
+        try:
+            await info.context.resources.queue.enqueue(
+                Job.RECOMPUTE_SIGNALS,
+                site["_id"],
+                int(window.start.timestamp() * 1000) if window else None,
+                int(window.end.timestamp() * 1000) if window else None,
+            )
+        except RedisError:
+            raise ServiceUnavailableError(
+                "The job queue is unavailable; try again shortly."
+            ) from None
+        return True

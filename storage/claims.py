@@ -1,0 +1,32 @@
+"""Leases in MongoDB: one worker at a time does a piece of work, even across queues.
+
+A claim is a document keyed by the work's name with a holder and an expiry;
+a worker that dies simply lets its lease run out.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import DuplicateKeyError
+
+from storage.database import Database
+
+COLLECTION = "claims"
+
+
+async def acquire(db: Database, name: str, holder: str, lease: timedelta) -> bool:
+    now = datetime.now(UTC)
+    until = now + lease
+    taken = await db[COLLECTION].find_one_and_update(
+        {"_id": name, "until": {"$lt": now}}, {"$set": {"holder": holder, "until": until}}
+    )
+    if taken is not None:
+        return True
+    try:
+        await db[COLLECTION].insert_one({"_id": name, "holder": holder, "until": until})
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def release(db: Database, name: str, holder: str) -> None:
+    await db[COLLECTION].delete_one({"_id": name, "holder": holder})

@@ -1,0 +1,140 @@
+"""Autotracked events derived from recordings, and the queries that find them.
+
+An event's `_id` is its session key plus the extractor's deterministic key, so
+processing the same recording twice upserts the same documents.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from storage.database import Database, Document
+
+COLLECTION = "events"
+MAX_TIME_MS = 5000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+def event_document(base: Document, derived: Document, timestamp_ms: int) -> Document:
+    """The stored form: identity and session fields, the derived fields, time buckets."""
+    return {
+        **base,
+        **derived,
+        "at": datetime.fromtimestamp(timestamp_ms / 1000, UTC),
+        "hour": timestamp_ms - timestamp_ms % HOUR_MS,
+        "day": timestamp_ms - timestamp_ms % DAY_MS,
+    }
+
+
+async def upsert_events(db: Database, documents: list[Document]) -> int:
+    """Write events by `_id`, replacing earlier versions; returns how many were written.
+
+    Delete-then-insert in two round trips rather than a bulk of replaces, which
+    FerretDB does not answer completely. A crash between the two steps loses
+    nothing: the chunks are marked processed only afterwards, so the next run
+    writes the events again.
+    """
+    if not documents:
+        return 0
+    await db[COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
+    try:
+        result = await db[COLLECTION].insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        # A concurrent run of the same session wrote the same events first.
+        other = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+        if other:
+            raise
+        return int(exc.details.get("nInserted", 0))
+    return len(result.inserted_ids)
+
+
+async def delete_session_events(
+    db: Database, site_id: str, session_id: str, *, kinds: list[str] | None = None
+) -> int:
+    query: Document = {"site_id": site_id, "session_id": session_id}
+    if kinds is not None:
+        query["kind"] = {"$in": kinds}
+    result = await db[COLLECTION].delete_many(query)
+    return result.deleted_count
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    kinds: list[str] | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    session_id: str | None = None
+    visitor_id: str | None = None
+    url_contains: str | None = None
+    path: str | None = None
+    selector: str | None = None
+    text_contains: str | None = None
+    name: str | None = None
+
+
+def build_query(site_id: str, f: EventFilter) -> Document:
+    query: Document = {"site_id": site_id}
+    if f.kinds:
+        query["kind"] = {"$in": f.kinds}
+    at: Document = {}
+    if f.after is not None:
+        at["$gte"] = f.after
+    if f.before is not None:
+        at["$lt"] = f.before
+    if at:
+        query["at"] = at
+    exact = {"session_id": f.session_id, "visitor_id": f.visitor_id, "path": f.path,
+             "selector": f.selector, "name": f.name}  # fmt: skip
+    query.update({k: v for k, v in exact.items() if v is not None})
+    if f.url_contains:
+        query["url"] = {"$regex": re.escape(f.url_contains)}
+    if f.text_contains:
+        query["text"] = {"$regex": re.escape(f.text_contains), "$options": "i"}
+    return query
+
+
+async def search_events(
+    db: Database,
+    site_id: str,
+    f: EventFilter,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[Document]:
+    """Events newest first, cut by (at, _id) keyset."""
+    query = build_query(site_id, f)
+    if after is not None:
+        at, last_id = after
+        query = {
+            "$and": [query, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}]
+        }
+    cursor = db[COLLECTION].find(
+        query, sort=[("at", -1), ("_id", -1)], limit=limit, max_time_ms=MAX_TIME_MS
+    )
+    return await cursor.to_list(None)
+
+
+async def count_by_bucket(
+    db: Database, site_id: str, f: EventFilter, bucket: str
+) -> list[tuple[str, int, int]]:
+    """(kind, bucket start in epoch ms, count) for `bucket` in {"hour", "day"}."""
+    pipeline: list[dict[str, Any]] = [
+        {"$match": build_query(site_id, f)},
+        {"$group": {"_id": {"kind": "$kind", "bucket": f"${bucket}"}, "count": {"$sum": 1}}},
+    ]
+    cursor = await db[COLLECTION].aggregate(pipeline, maxTimeMS=MAX_TIME_MS)
+    rows = [(r["_id"]["kind"], r["_id"]["bucket"], r["count"]) async for r in cursor]
+    return sorted(rows, key=lambda row: (row[1], row[0]))
+
+
+async def count_session_kinds(db: Database, site_id: str, session_id: str) -> dict[str, int]:
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"site_id": site_id, "session_id": session_id}},
+        {"$group": {"_id": "$kind", "count": {"$sum": 1}}},
+    ]
+    cursor = await db[COLLECTION].aggregate(pipeline)
+    return {row["_id"]: row["count"] async for row in cursor}

@@ -1,0 +1,77 @@
+"""Compacted recording parts: a session's chunks merged into a few large blobs.
+
+A part lists the chunk sequence numbers it holds and the count and checksum
+of its events, computed from the chunks while it was written. A part is
+`verified` only after it has been read back and matched those figures; only
+then may the chunks it holds be deleted.
+"""
+
+from datetime import UTC, datetime
+
+from bson import Binary
+
+from storage.database import Database, Document
+
+COLLECTION = "recording_parts"
+
+
+def part_key(session_key: str, first_seq: int, last_seq: int) -> str:
+    return f"{session_key}:p{first_seq:010d}-{last_seq:010d}"
+
+
+async def write_part(
+    db: Database,
+    *,
+    key: str,
+    site_id: str,
+    session_id: str,
+    visitor_id: str,
+    seqs: list[int],
+    snapshot_seqs: list[int],
+    event_count: int,
+    checksum: str,
+    raw_size: int,
+    blob: bytes,
+) -> None:
+    """Store an unverified part (replacing a half-written one with the same key)."""
+    doc = {
+        "_id": key,
+        "site_id": site_id,
+        "session_id": session_id,
+        "visitor_id": visitor_id,
+        "first_seq": seqs[0],
+        "last_seq": seqs[-1],
+        "seqs": seqs,
+        "snapshot_seqs": snapshot_seqs,
+        "event_count": event_count,
+        "checksum": checksum,
+        "raw_size": raw_size,
+        "size": len(blob),
+        "data": Binary(blob),
+        "verified": False,
+        "created_at": datetime.now(UTC),
+    }
+    await db[COLLECTION].replace_one({"_id": key}, doc, upsert=True)
+
+
+async def mark_verified(db: Database, key: str) -> None:
+    await db[COLLECTION].update_one({"_id": key}, {"$set": {"verified": True}})
+
+
+async def delete_part(db: Database, key: str) -> None:
+    await db[COLLECTION].delete_one({"_id": key})
+
+
+async def session_parts(db: Database, site_id: str, session_id: str) -> list[Document]:
+    """The session's parts without their data, in sequence order."""
+    cursor = db[COLLECTION].find(
+        {"site_id": site_id, "session_id": session_id},
+        projection={"data": 0},
+        sort=[("first_seq", 1)],
+    )
+    return await cursor.to_list(None)
+
+
+async def part_data(db: Database, key: str) -> bytes | None:
+    doc = await db[COLLECTION].find_one({"_id": key}, projection={"data": 1})
+    return bytes(doc["data"]) if doc else None

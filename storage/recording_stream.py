@@ -1,0 +1,77 @@
+"""A session's recording as stored: verified parts and raw chunks, in sequence order.
+
+A chunk whose sequence number a verified part already holds is a leftover of
+an interrupted compaction and is skipped; an unverified part is skipped too,
+since its chunks are only deleted after it is verified.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from core.part_codec import iter_part_events
+from storage import parts, recordings
+from storage.database import Database, Document
+
+PART_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Piece:
+    key: str
+    is_part: bool
+    seqs: tuple[int, ...]
+    has_full_snapshot: bool
+    processed: bool
+    first_ts: int | None = None
+
+    @property
+    def first_seq(self) -> int:
+        return self.seqs[0]
+
+
+def _chunk_piece(doc: Document) -> Piece:
+    return Piece(doc["_id"], False, (doc["seq"],), doc.get("has_full_snapshot", False),
+                 doc.get("processed", False), doc.get("first_ts"))  # fmt: skip
+
+
+def _part_piece(doc: Document) -> Piece:
+    return Piece(doc["_id"], True, tuple(doc["seqs"]), bool(doc.get("snapshot_seqs")), True)
+
+
+async def list_pieces(db: Database, site_id: str, session_id: str) -> list[Piece]:
+    verified = [p for p in await parts.session_parts(db, site_id, session_id) if p["verified"]]
+    covered = {seq for p in verified for seq in p["seqs"]}
+    chunks = [
+        c
+        for c in await recordings.session_chunks(db, site_id, session_id)
+        if c["seq"] not in covered
+    ]
+    pieces = [_part_piece(p) for p in verified] + [_chunk_piece(c) for c in chunks]
+    return sorted(pieces, key=lambda p: p.first_seq)
+
+
+async def piece_events(db: Database, piece: Piece) -> AsyncIterator[list[dict[str, Any]]]:
+    """The events of one piece, in slices small enough to hold."""
+    if not piece.is_part:
+        yield await recordings.chunk_events(db, piece.key)
+        return
+    blob = await parts.part_data(db, piece.key)
+    if blob is None:
+        return
+    batch: list[dict[str, Any]] = []
+    for event in iter_part_events(blob):
+        batch.append(event)
+        if len(batch) >= PART_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def iter_session_events(
+    db: Database, site_id: str, session_id: str
+) -> AsyncIterator[list[dict[str, Any]]]:
+    for piece in await list_pieces(db, site_id, session_id):
+        async for events in piece_events(db, piece):
+            yield events

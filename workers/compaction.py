@@ -1,0 +1,149 @@
+"""Compaction: merging a session's raw chunks into a few verified zstd parts.
+
+Order of work, each step safe to repeat after a crash:
+1. finish what an interrupted run left: verify unverified parts (or delete them
+   when they do not match what they were written from), then delete chunks a
+   verified part already holds;
+2. stream the remaining chunks, in sequence order, into parts of bounded size;
+3. for each part: write it unverified, read it back and compare the event count
+   and checksum, mark it verified, and only then delete its chunks.
+One worker at a time works on a session (a lease in MongoDB), so two workers
+given the same session do the work once.
+"""
+
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from core.logs import get_logger
+from core.part_codec import PartWriter, checksum_of, iter_part_events
+from storage import claims, parts, recordings
+from storage.database import Database, Document
+from storage.ids import chunk_key, session_key
+
+log = get_logger(__name__)
+
+PART_MAX_COMPRESSED = 4 * 2**20
+PART_MAX_RAW = 32 * 2**20
+LEASE = timedelta(minutes=15)
+
+
+@dataclass
+class CompactionReport:
+    status: str = "done"
+    parts_written: int = 0
+    chunks_removed: int = 0
+    events: int = 0
+    part_keys: list[str] = field(default_factory=list)
+
+
+async def compact_session(
+    db: Database, site_id: str, session_id: str, *, only_processed: bool = False
+) -> CompactionReport:
+    key = session_key(site_id, session_id)
+    holder = f"{socket.gethostname()}:{uuid.uuid4().hex}"
+    if not await claims.acquire(db, f"compact:{key}", holder, LEASE):
+        return CompactionReport(status="busy")
+    try:
+        report = CompactionReport()
+        covered = await _finish_interrupted(db, site_id, session_id)
+        report.chunks_removed += await _delete_chunks(db, site_id, session_id, covered)
+        chunks = [
+            c
+            for c in await recordings.session_chunks(db, site_id, session_id)
+            if c["seq"] not in covered
+        ]
+        if only_processed:
+            chunks = [c for c in chunks if c.get("processed")]
+        await _compact(db, key, chunks, report)
+        return report
+    finally:
+        await claims.release(db, f"compact:{key}", holder)
+
+
+async def _finish_interrupted(db: Database, site_id: str, session_id: str) -> set[int]:
+    """Verify or drop parts an interrupted run left; the chunk seqs verified parts hold."""
+    covered: set[int] = set()
+    for part in await parts.session_parts(db, site_id, session_id):
+        if not part["verified"]:
+            if await _matches(db, part):
+                await parts.mark_verified(db, part["_id"])
+            else:
+                log.warning("compaction.dropped_unverified_part", part=part["_id"])
+                await parts.delete_part(db, part["_id"])
+                continue
+        covered.update(part["seqs"])
+    return covered
+
+
+async def _matches(db: Database, part: Document) -> bool:
+    blob = await parts.part_data(db, part["_id"])
+    if blob is None:
+        return False
+    try:
+        count, checksum = checksum_of(iter_part_events(blob))
+    except Exception:  # a truncated or corrupt blob is simply not a match
+        return False
+    return bool(count == part["event_count"] and checksum == part["checksum"])
+
+
+async def _delete_chunks(db: Database, site_id: str, session_id: str, seqs: set[int]) -> int:
+    if not seqs:
+        return 0
+    chunk_ids = [chunk_key(site_id, session_id, seq) for seq in sorted(seqs)]
+    return await recordings.delete_chunks(db, chunk_ids)
+
+
+async def _compact(
+    db: Database, key: str, chunks: list[Document], report: CompactionReport
+) -> None:
+    writer, members, snapshots = PartWriter(), [], []
+    for chunk in chunks:
+        for event in await recordings.chunk_events(db, chunk["_id"]):
+            writer.add(event)
+        writer.flush()
+        members.append(chunk)
+        if chunk.get("has_full_snapshot"):
+            snapshots.append(chunk["seq"])
+        if writer.compressed_size >= PART_MAX_COMPRESSED or writer.raw_size >= PART_MAX_RAW:
+            await _store(db, key, writer, members, snapshots, report)
+            writer, members, snapshots = PartWriter(), [], []
+    if members:
+        await _store(db, key, writer, members, snapshots, report)
+
+
+async def _store(
+    db: Database,
+    key: str,
+    writer: PartWriter,
+    members: list[Document],
+    snapshots: list[int],
+    report: CompactionReport,
+) -> None:
+    seqs = [c["seq"] for c in members]
+    part_id = parts.part_key(key, seqs[0], seqs[-1])
+    first = members[0]
+    await parts.write_part(
+        db,
+        key=part_id,
+        site_id=first["site_id"],
+        session_id=first["session_id"],
+        visitor_id=first["visitor_id"],
+        seqs=seqs,
+        snapshot_seqs=snapshots,
+        event_count=writer.event_count,
+        checksum=writer.checksum,
+        raw_size=writer.raw_size,
+        blob=writer.finish(),
+    )
+    stored = await db[parts.COLLECTION].find_one({"_id": part_id}, projection={"data": 0})
+    if stored is None or not await _matches(db, stored):
+        await parts.delete_part(db, part_id)
+        raise RuntimeError(f"part {part_id} did not verify; its chunks are kept")
+    await parts.mark_verified(db, part_id)
+    removed = await recordings.delete_chunks(db, [c["_id"] for c in members])
+    report.parts_written += 1
+    report.chunks_removed += removed
+    report.events += writer.event_count
+    report.part_keys.append(part_id)

@@ -1,0 +1,90 @@
+"""Jobs over recordings: extraction, compaction, the outbox sweep, signal recomputation."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.config import Settings
+from core.logs import get_logger
+from storage import recordings, session_search, sessions
+from storage.database import Database
+from workers import compaction, processing
+from workers.queue import Job, JobQueue
+
+log = get_logger(__name__)
+
+OUTBOX_GRACE = timedelta(seconds=30)
+
+
+async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
+    db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
+    report = await processing.process_session(db, site_id, session_id)
+    raw = len(await recordings.session_chunks(db, site_id, session_id))
+    if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
+        await compaction.compact_session(db, site_id, session_id, only_processed=True)
+    return f"{report.status}: {report.events_written} new events"
+
+
+async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
+    """A quiet session: final extraction, then compaction of everything."""
+    db: Database = ctx["db"]
+    seen = await sessions.find_session(db, site_id, session_id)
+    if seen is None:
+        return "gone"
+    await processing.process_session(db, site_id, session_id, final=True)
+    report = await compaction.compact_session(db, site_id, session_id)
+    if report.status == "done":
+        await sessions.mark_compacted(db, seen)
+    return f"{report.status}: {report.parts_written} parts, {report.chunks_removed} chunks removed"
+
+
+async def sweep_recordings(ctx: dict[str, Any]) -> str:
+    """Queue work the API could not queue (Redis down) and compaction of quiet sessions."""
+    db: Database = ctx["db"]
+    settings: Settings = ctx["settings"]
+    queue: JobQueue = ctx["queue"]
+    now = datetime.now(UTC)
+    waiting = await recordings.unprocessed_sessions(db, received_before=now - OUTBOX_GRACE)
+    for site_id, session_id in waiting:
+        await queue.enqueue_processing(site_id, session_id, delay_s=0)
+    quiet = await sessions.quiet_sessions(
+        db, quiet_since=now - timedelta(seconds=settings.SIGHTLINE_COMPACT_QUIET_S)
+    )
+    for session in quiet:
+        await queue.enqueue(
+            Job.COMPACT_SESSION,
+            session["site_id"],
+            session["session_id"],
+            job_id=f"compact:{session['site_id']}:{session['session_id']}",
+        )
+    return f"{len(waiting)} sessions to process, {len(quiet)} to compact"
+
+
+async def recompute_signals(
+    ctx: dict[str, Any], site_id: str, started_after_ms: int | None, started_before_ms: int | None
+) -> str:
+    """Queue a recomputation of every session of a site in a time range, one job each."""
+    db: Database = ctx["db"]
+    queue: JobQueue = ctx["queue"]
+    filters = session_search.SessionFilter(
+        started_after=_when(started_after_ms), started_before=_when(started_before_ms)
+    )
+    queued = 0
+    after = None
+    while True:
+        page = await session_search.search_sessions(db, site_id, filters, after=after, limit=100)
+        for session in page:
+            await queue.enqueue(Job.RECOMPUTE_SESSION, site_id, session["session_id"])
+            queued += 1
+        if len(page) < 100:
+            return f"{queued} sessions queued"
+        after = session_search.position_of(page[-1], session_search.SortKey.STARTED_AT)
+
+
+async def recompute_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
+    report = await processing.recompute_signals(ctx["db"], site_id, session_id)
+    return f"{report.status}: {report.events_written} events"
+
+
+def _when(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
