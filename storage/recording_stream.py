@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from core import codec
 from core.part_codec import iter_part_events
 from storage import parts, recordings
 from storage.database import Database, Document
@@ -51,12 +52,8 @@ async def list_pieces(db: Database, site_id: str, session_id: str) -> list[Piece
     return sorted(pieces, key=lambda p: p.first_seq)
 
 
-async def piece_events(db: Database, piece: Piece) -> AsyncIterator[list[dict[str, Any]]]:
-    """The events of one piece, in slices small enough to hold."""
-    if not piece.is_part:
-        yield await recordings.chunk_events(db, piece.key)
-        return
-    blob = await parts.part_data(db, piece.key)
+async def _part_events(db: Database, key: str) -> AsyncIterator[list[dict[str, Any]]]:
+    blob = await parts.part_data(db, key)
     if blob is None:
         return
     batch: list[dict[str, Any]] = []
@@ -69,9 +66,28 @@ async def piece_events(db: Database, piece: Piece) -> AsyncIterator[list[dict[st
         yield batch
 
 
+async def pieces_events(
+    db: Database, pieces: list[Piece]
+) -> AsyncIterator[tuple[Piece, list[dict[str, Any]]]]:
+    """The events of `pieces`, in order, in slices small enough to hold.
+
+    Raw chunks are read through one cursor rather than one query each: on a
+    server without index-backed lookups, per-chunk queries cost a scan each.
+    """
+    chunk_docs = recordings.iter_chunk_data(db, [p.key for p in pieces if not p.is_part])
+    for piece in pieces:
+        if piece.is_part:
+            async for events in _part_events(db, piece.key):
+                yield piece, events
+            continue
+        async for doc in chunk_docs:
+            if doc["_id"] == piece.key:
+                yield piece, codec.decode_events(bytes(doc["data"]))
+                break
+
+
 async def iter_session_events(
     db: Database, site_id: str, session_id: str
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    for piece in await list_pieces(db, site_id, session_id):
-        async for events in piece_events(db, piece):
-            yield events
+    async for _, events in pieces_events(db, await list_pieces(db, site_id, session_id)):
+        yield events

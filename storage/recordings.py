@@ -5,6 +5,7 @@ whether the extraction worker has read the chunk; chunks not yet processed are
 the worker's outbox, so nothing is lost when Redis is down at ingest time.
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from storage.database import Database, Document
 from storage.ids import chunk_key
 
 COLLECTION = "recording_chunks"
+CURSOR_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,14 @@ async def delete_chunks(db: Database, chunk_ids: list[str]) -> int:
         return 0
     result = await db[COLLECTION].delete_many({"_id": {"$in": chunk_ids}})
     return result.deleted_count
+
+
+async def iter_chunk_data(db: Database, chunk_ids: list[str]) -> AsyncIterator[Document]:
+    """The given chunks with their data, in sequence order, a few at a time."""
+    if not chunk_ids:
+        return
+    cursor = db[COLLECTION].find(
+        {"_id": {"$in": chunk_ids}}, sort=[("seq", 1)], batch_size=CURSOR_BATCH
+    )
+    async for doc in cursor:
+        yield doc

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core import codec
 from core.logs import get_logger
 from core.part_codec import PartWriter, checksum_of, iter_part_events
 from storage import claims, parts, recordings
@@ -99,10 +100,11 @@ async def _compact(
     db: Database, key: str, chunks: list[Document], report: CompactionReport
 ) -> None:
     writer, members, snapshots = PartWriter(), [], []
-    for chunk in chunks:
-        for event in await recordings.chunk_events(db, chunk["_id"]):
+    async for chunk in recordings.iter_chunk_data(db, [c["_id"] for c in chunks]):
+        for event in codec.decode_events(bytes(chunk["data"])):
             writer.add(event)
         writer.flush()
+        del chunk["data"]
         members.append(chunk)
         if chunk.get("has_full_snapshot"):
             snapshots.append(chunk["seq"])

@@ -15,7 +15,7 @@ from storage import events as event_store
 from storage import recordings, sessions, sites
 from storage.database import Database, Document
 from storage.ids import session_key
-from storage.recording_stream import Piece, list_pieces, piece_events
+from storage.recording_stream import Piece, list_pieces, pieces_events
 from workers.extraction.extractor import Extractor
 from workers.extraction.settings import SignalSettings
 
@@ -87,13 +87,12 @@ async def _extract(
     report = ProcessingReport()
     pending: list[Document] = []
     key = session_key(base["site_id"], base["session_id"])
-    for piece in pieces:
-        async for events in piece_events(db, piece):
-            pending.extend(_documents(key, base, extractor.feed(events)))
-            if len(pending) >= FLUSH_EVERY:
-                report.events_written += await event_store.upsert_events(db, pending)
-                pending = []
-        report.pieces += 1
+    async for _, events in pieces_events(db, pieces):
+        pending.extend(_documents(key, base, extractor.feed(events)))
+        if len(pending) >= FLUSH_EVERY:
+            report.events_written += await event_store.upsert_events(db, pending)
+            pending = []
+    report.pieces = len(pieces)
     pending.extend(_documents(key, base, extractor.finish(final)))
     report.events_written += await event_store.upsert_events(db, pending)
     await recordings.mark_processed(
