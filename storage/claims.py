@@ -30,3 +30,11 @@ async def acquire(db: Database, name: str, holder: str, lease: timedelta) -> boo
 
 async def release(db: Database, name: str, holder: str) -> None:
     await db[COLLECTION].delete_one({"_id": name, "holder": holder})
+
+
+async def renew(db: Database, name: str, holder: str, lease: timedelta) -> bool:
+    """Extend a held lease; False when it was lost (expired and taken by another)."""
+    result = await db[COLLECTION].update_one(
+        {"_id": name, "holder": holder}, {"$set": {"until": datetime.now(UTC) + lease}}
+    )
+    return result.matched_count == 1

@@ -46,8 +46,7 @@ async def test_parts_stay_under_the_size_bound(
 ) -> None:
     token, site = await shop_session(client, batch_size=5)
     before = await replay(client, token, site["id"])
-    monkeypatch.setattr(compaction, "PART_MAX_COMPRESSED", 2000)
-    report = await _compact(db, site["id"])
+    report = await _compact(db, site["id"], limits=compaction.CompactionLimits(part_bytes=2000))
     assert report.parts_written > 1
     async for part in db["recording_parts"].find({}):
         assert part["size"] < 2000 + 16_000  # the bound plus at most one chunk

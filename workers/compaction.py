@@ -12,6 +12,7 @@ given the same session do the work once.
 """
 
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,9 +26,37 @@ from storage.ids import chunk_key, session_key
 
 log = get_logger(__name__)
 
-PART_MAX_COMPRESSED = 4 * 2**20
 PART_MAX_RAW = 32 * 2**20
-LEASE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class CompactionLimits:
+    part_bytes: int = 4 * 2**20  # compressed size at which a part is closed
+    lease: timedelta = timedelta(seconds=60)  # renewed while working; a dead worker's expires
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took over the session: this one stops without deleting anything."""
+
+
+class _Lease:
+    def __init__(self, db: Database, name: str, limits: CompactionLimits) -> None:
+        self.db, self.name, self.duration = db, name, limits.lease
+        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex}"
+        self._renewed = time.monotonic()
+
+    async def acquire(self) -> bool:
+        return await claims.acquire(self.db, self.name, self.holder, self.duration)
+
+    async def keep(self) -> None:
+        if time.monotonic() - self._renewed < self.duration.total_seconds() / 3:
+            return
+        if not await claims.renew(self.db, self.name, self.holder, self.duration):
+            raise LeaseLost(self.name)
+        self._renewed = time.monotonic()
+
+    async def release(self) -> None:
+        await claims.release(self.db, self.name, self.holder)
 
 
 @dataclass
@@ -40,11 +69,16 @@ class CompactionReport:
 
 
 async def compact_session(
-    db: Database, site_id: str, session_id: str, *, only_processed: bool = False
+    db: Database,
+    site_id: str,
+    session_id: str,
+    *,
+    only_processed: bool = False,
+    limits: CompactionLimits = CompactionLimits(),
 ) -> CompactionReport:
     key = session_key(site_id, session_id)
-    holder = f"{socket.gethostname()}:{uuid.uuid4().hex}"
-    if not await claims.acquire(db, f"compact:{key}", holder, LEASE):
+    lease = _Lease(db, f"compact:{key}", limits)
+    if not await lease.acquire():
         return CompactionReport(status="busy")
     try:
         report = CompactionReport()
@@ -57,10 +91,10 @@ async def compact_session(
         ]
         if only_processed:
             chunks = [c for c in chunks if c.get("processed")]
-        await _compact(db, key, chunks, report)
+        await _compact(db, key, chunks, report, lease, limits)
         return report
     finally:
-        await claims.release(db, f"compact:{key}", holder)
+        await lease.release()
 
 
 async def _finish_interrupted(db: Database, site_id: str, session_id: str) -> set[int]:
@@ -97,7 +131,12 @@ async def _delete_chunks(db: Database, site_id: str, session_id: str, seqs: set[
 
 
 async def _compact(
-    db: Database, key: str, chunks: list[Document], report: CompactionReport
+    db: Database,
+    key: str,
+    chunks: list[Document],
+    report: CompactionReport,
+    lease: _Lease,
+    limits: CompactionLimits,
 ) -> None:
     writer, members, snapshots = PartWriter(), [], []
     async for chunk in recordings.iter_chunk_data(db, [c["_id"] for c in chunks]):
@@ -108,7 +147,8 @@ async def _compact(
         members.append(chunk)
         if chunk.get("has_full_snapshot"):
             snapshots.append(chunk["seq"])
-        if writer.compressed_size >= PART_MAX_COMPRESSED or writer.raw_size >= PART_MAX_RAW:
+        await lease.keep()
+        if writer.compressed_size >= limits.part_bytes or writer.raw_size >= PART_MAX_RAW:
             await _store(db, key, writer, members, snapshots, report)
             writer, members, snapshots = PartWriter(), [], []
     if members:

@@ -21,7 +21,9 @@ async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) ->
     report = await processing.process_session(db, site_id, session_id)
     raw = len(await recordings.session_chunks(db, site_id, session_id))
     if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
-        await compaction.compact_session(db, site_id, session_id, only_processed=True)
+        await compaction.compact_session(
+            db, site_id, session_id, only_processed=True, limits=_limits(settings)
+        )
     return f"{report.status}: {report.events_written} new events"
 
 
@@ -32,7 +34,9 @@ async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) ->
     if seen is None:
         return "gone"
     await processing.process_session(db, site_id, session_id, final=True)
-    report = await compaction.compact_session(db, site_id, session_id)
+    report = await compaction.compact_session(
+        db, site_id, session_id, limits=_limits(ctx["settings"])
+    )
     if report.status == "done":
         await sessions.mark_compacted(db, seen)
     return f"{report.status}: {report.parts_written} parts, {report.chunks_removed} chunks removed"
@@ -88,3 +92,10 @@ async def recompute_session(ctx: dict[str, Any], site_id: str, session_id: str) 
 
 def _when(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+
+
+def _limits(settings: Settings) -> compaction.CompactionLimits:
+    return compaction.CompactionLimits(
+        part_bytes=settings.SIGHTLINE_COMPACT_PART_BYTES,
+        lease=timedelta(seconds=settings.SIGHTLINE_COMPACT_LEASE_S),
+    )
