@@ -7,22 +7,20 @@ Order of work, each step safe to repeat after a crash:
 2. stream the remaining chunks, in sequence order, into parts of bounded size;
 3. for each part: write it unverified, read it back and compare the event count
    and checksum, mark it verified, and only then delete its chunks.
-One worker at a time works on a session (a lease in MongoDB), so two workers
-given the same session do the work once.
+One worker at a time works on a session (its lease, see workers.leases), so two
+workers given the same session do the work once.
 """
 
-import socket
-import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core import codec
 from core.logs import get_logger
 from core.part_codec import PartWriter, checksum_of, iter_part_events
-from storage import claims, parts, recordings
+from storage import parts, recordings
 from storage.database import Database, Document
 from storage.ids import chunk_key, session_key
+from workers.leases import DEFAULT_LEASE, SessionLease, session_lease
 
 log = get_logger(__name__)
 
@@ -32,31 +30,7 @@ PART_MAX_RAW = 32 * 2**20
 @dataclass(frozen=True)
 class CompactionLimits:
     part_bytes: int = 4 * 2**20  # compressed size at which a part is closed
-    lease: timedelta = timedelta(seconds=60)  # renewed while working; a dead worker's expires
-
-
-class LeaseLost(RuntimeError):
-    """Another worker took over the session: this one stops without deleting anything."""
-
-
-class _Lease:
-    def __init__(self, db: Database, name: str, limits: CompactionLimits) -> None:
-        self.db, self.name, self.duration = db, name, limits.lease
-        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex}"
-        self._renewed = time.monotonic()
-
-    async def acquire(self) -> bool:
-        return await claims.acquire(self.db, self.name, self.holder, self.duration)
-
-    async def keep(self) -> None:
-        if time.monotonic() - self._renewed < self.duration.total_seconds() / 3:
-            return
-        if not await claims.renew(self.db, self.name, self.holder, self.duration):
-            raise LeaseLost(self.name)
-        self._renewed = time.monotonic()
-
-    async def release(self) -> None:
-        await claims.release(self.db, self.name, self.holder)
+    lease: timedelta = DEFAULT_LEASE
 
 
 @dataclass
@@ -75,26 +49,35 @@ async def compact_session(
     *,
     only_processed: bool = False,
     limits: CompactionLimits = CompactionLimits(),
+    lease: SessionLease | None = None,
+) -> CompactionReport:
+    """Compact the session; `lease` when the caller already holds the session's lease."""
+    if lease is not None:
+        return await _compact_session(db, site_id, session_id, only_processed, limits, lease)
+    async with session_lease(db, site_id, session_id, limits.lease) as held:
+        if held is None:
+            return CompactionReport(status="busy")
+        return await _compact_session(db, site_id, session_id, only_processed, limits, held)
+
+
+async def _compact_session(
+    db: Database,
+    site_id: str,
+    session_id: str,
+    only_processed: bool,
+    limits: CompactionLimits,
+    lease: SessionLease,
 ) -> CompactionReport:
     key = session_key(site_id, session_id)
-    lease = _Lease(db, f"compact:{key}", limits)
-    if not await lease.acquire():
-        return CompactionReport(status="busy")
-    try:
-        report = CompactionReport()
-        covered = await _finish_interrupted(db, site_id, session_id)
-        report.chunks_removed += await _delete_chunks(db, site_id, session_id, covered)
-        chunks = [
-            c
-            for c in await recordings.session_chunks(db, site_id, session_id)
-            if c["seq"] not in covered
-        ]
-        if only_processed:
-            chunks = [c for c in chunks if c.get("processed")]
-        await _compact(db, key, chunks, report, lease, limits)
-        return report
-    finally:
-        await lease.release()
+    report = CompactionReport()
+    covered = await _finish_interrupted(db, site_id, session_id)
+    report.chunks_removed += await _delete_chunks(db, site_id, session_id, covered)
+    stored = await recordings.session_chunks(db, site_id, session_id)
+    chunks = [c for c in stored if c["seq"] not in covered]
+    if only_processed:
+        chunks = [c for c in chunks if c.get("processed")]
+    await _compact(db, key, chunks, report, lease, limits)
+    return report
 
 
 async def _finish_interrupted(db: Database, site_id: str, session_id: str) -> set[int]:
@@ -135,7 +118,7 @@ async def _compact(
     key: str,
     chunks: list[Document],
     report: CompactionReport,
-    lease: _Lease,
+    lease: SessionLease,
     limits: CompactionLimits,
 ) -> None:
     writer, members, snapshots = PartWriter(), [], []

@@ -18,6 +18,7 @@ from storage.ids import session_key
 from storage.recording_stream import Piece, list_pieces, pieces_events
 from workers.extraction.extractor import Extractor
 from workers.extraction.settings import SignalSettings
+from workers.leases import SessionLease, session_lease
 
 FLUSH_EVERY = 1000
 SIGNAL_KINDS = ["rage_click", "dead_click", "error_click"]
@@ -61,7 +62,25 @@ def integrity(pieces: list[Piece]) -> str | None:
 
 
 async def process_session(
-    db: Database, site_id: str, session_id: str, *, final: bool = False, from_start: bool = False
+    db: Database,
+    site_id: str,
+    session_id: str,
+    *,
+    final: bool = False,
+    from_start: bool = False,
+    lease: SessionLease | None = None,
+) -> ProcessingReport:
+    """Derive the session's events; `lease` when the caller already holds the session."""
+    if lease is not None:
+        return await _process(db, site_id, session_id, final=final, from_start=from_start)
+    async with session_lease(db, site_id, session_id) as held:
+        if held is None:
+            return ProcessingReport(status="busy")
+        return await _process(db, site_id, session_id, final=final, from_start=from_start)
+
+
+async def _process(
+    db: Database, site_id: str, session_id: str, *, final: bool, from_start: bool
 ) -> ProcessingReport:
     site = await sites.find_live_site(db, site_id)
     session = await sessions.find_session(db, site_id, session_id)
@@ -133,5 +152,8 @@ async def _summarize(db: Database, site_id: str, session_id: str, pieces: list[P
 
 async def recompute_signals(db: Database, site_id: str, session_id: str) -> ProcessingReport:
     """Re-derive the frustration signals of a session under the site's current settings."""
-    await event_store.delete_session_events(db, site_id, session_id, kinds=SIGNAL_KINDS)
-    return await process_session(db, site_id, session_id, final=True, from_start=True)
+    async with session_lease(db, site_id, session_id) as held:
+        if held is None:
+            return ProcessingReport(status="busy")
+        await event_store.delete_session_events(db, site_id, session_id, kinds=SIGNAL_KINDS)
+        return await _process(db, site_id, session_id, final=True, from_start=True)

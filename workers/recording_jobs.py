@@ -3,11 +3,14 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from arq import Retry
+
 from core.config import Settings
 from core.logs import get_logger
 from storage import recordings, session_search, sessions
 from storage.database import Database
 from workers import compaction, processing
+from workers.leases import session_lease
 from workers.queue import Job, JobQueue
 
 log = get_logger(__name__)
@@ -15,28 +18,39 @@ log = get_logger(__name__)
 OUTBOX_GRACE = timedelta(seconds=30)
 
 
+BUSY_RETRY_S = 5
+
+
 async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
-    report = await processing.process_session(db, site_id, session_id)
-    raw = len(await recordings.session_chunks(db, site_id, session_id))
-    if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
-        await compaction.compact_session(
-            db, site_id, session_id, only_processed=True, limits=_limits(settings)
-        )
+    limits = _limits(settings)
+    async with session_lease(db, site_id, session_id, limits.lease) as lease:
+        if lease is None:
+            raise Retry(defer=BUSY_RETRY_S)
+        report = await processing.process_session(db, site_id, session_id, lease=lease)
+        raw = len(await recordings.session_chunks(db, site_id, session_id))
+        if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
+            await compaction.compact_session(
+                db, site_id, session_id, only_processed=True, limits=limits, lease=lease
+            )
     return f"{report.status}: {report.events_written} new events"
 
 
 async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     """A quiet session: final extraction, then compaction of everything."""
     db: Database = ctx["db"]
+    limits = _limits(ctx["settings"])
     seen = await sessions.find_session(db, site_id, session_id)
     if seen is None:
         return "gone"
-    await processing.process_session(db, site_id, session_id, final=True)
-    report = await compaction.compact_session(
-        db, site_id, session_id, limits=_limits(ctx["settings"])
-    )
+    async with session_lease(db, site_id, session_id, limits.lease) as lease:
+        if lease is None:
+            raise Retry(defer=BUSY_RETRY_S)
+        await processing.process_session(db, site_id, session_id, final=True, lease=lease)
+        report = await compaction.compact_session(
+            db, site_id, session_id, limits=limits, lease=lease
+        )
     if report.status == "done":
         await sessions.mark_compacted(db, seen)
     return f"{report.status}: {report.parts_written} parts, {report.chunks_removed} chunks removed"
@@ -87,6 +101,8 @@ async def recompute_signals(
 
 async def recompute_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     report = await processing.recompute_signals(ctx["db"], site_id, session_id)
+    if report.status == "busy":
+        raise Retry(defer=BUSY_RETRY_S)
     return f"{report.status}: {report.events_written} events"
 
 
