@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
+from api.exports import download_export
 from api.health import healthz
 from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route("/healthz", healthz, methods=["GET"]),
             Route("/ingest", ingest, methods=["POST", "OPTIONS"]),
             Route("/replay/{session_id}", replay, methods=["GET"]),
+            Route("/exports/{request_id}", download_export, methods=["GET"]),
             Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
         ],
         middleware=[Middleware(RequestContextMiddleware)],

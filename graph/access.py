@@ -65,6 +65,12 @@ RULES: dict[str, Rule] = {
     "Query.events": scoped(Scope.ANALYTICS_READ),
     "Query.eventCounts": scoped(Scope.ANALYTICS_READ),
     "Mutation.recomputeSignals": scoped(Scope.ANALYTICS_WRITE),
+    "Query.privacyRequests": scoped(Scope.PRIVACY),
+    "Query.privacyRequest": scoped(Scope.PRIVACY),
+    "Mutation.eraseVisitor": scoped(Scope.PRIVACY),
+    "Mutation.eraseRecordings": scoped(Scope.PRIVACY),
+    "Mutation.exportVisitor": scoped(Scope.PRIVACY),
+    "Mutation.scanRecordings": scoped(Scope.PRIVACY),
 }
 
 

@@ -1,6 +1,6 @@
 """Autotracked events: listing them, counting them over time, recomputing signals."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import cast
 
@@ -9,16 +9,14 @@ from redis.exceptions import RedisError
 from strawberry.scalars import JSON
 
 from graph.context import Context
-from graph.errors import ServiceUnavailableError, UserError
+from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from graph.ranges import TimeRange
 from storage import events
 from storage.database import Document
 from workers.extraction.derived import Kind
 from workers.queue import Job
-
-MAX_RANGE = timedelta(days=400)
-
 
 strawberry.enum(Kind, name="EventKind", description="What an autotracked event records.")
 
@@ -106,19 +104,6 @@ class EventCount:
     kind: Kind
     bucket_start: datetime
     count: int
-
-
-@strawberry.input
-class TimeRange:
-    start: datetime
-    end: datetime
-
-    def checked(self) -> "TimeRange":
-        if self.end <= self.start:
-            raise UserError("The range must end after it starts.")
-        if self.end - self.start > MAX_RANGE:
-            raise UserError(f"A range can span at most {MAX_RANGE.days} days.")
-        return self
 
 
 @strawberry.type

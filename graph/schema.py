@@ -14,6 +14,7 @@ from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.events import EventMutation, EventQuery
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
+from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.sessions import SessionQuery
 from graph.sites import SiteMutation, SiteQuery
 
@@ -30,9 +31,13 @@ class MetaQuery:
 
 
 Query = merge_types(
-    "Query", (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery, EventQuery)
+    "Query",
+    (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery, EventQuery, PrivacyQuery),
 )
-Mutation = merge_types("Mutation", (AccountMutation, ApiKeyMutation, SiteMutation, EventMutation))
+Mutation = merge_types(
+    "Mutation",
+    (AccountMutation, ApiKeyMutation, SiteMutation, EventMutation, PrivacyMutation),
+)
 
 
 class SightlineSchema(strawberry.Schema):

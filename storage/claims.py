@@ -4,6 +4,7 @@ A claim is a document keyed by the work's name with a holder and an expiry;
 a worker that dies simply lets its lease run out.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
@@ -38,3 +39,11 @@ async def renew(db: Database, name: str, holder: str, lease: timedelta) -> bool:
         {"_id": name, "holder": holder}, {"$set": {"until": datetime.now(UTC) + lease}}
     )
     return result.matched_count == 1
+
+
+async def held_with_prefix(db: Database, prefix: str) -> bool:
+    """Whether any unexpired claim's name starts with `prefix`."""
+    found = await db[COLLECTION].find_one(
+        {"_id": {"$regex": "^" + re.escape(prefix)}, "until": {"$gt": datetime.now(UTC)}}
+    )
+    return found is not None

@@ -1,12 +1,16 @@
-"""Removing a site's or an account's data in bounded batches.
+"""Removing data in bounded batches, with exact counts that survive a crash.
 
 Every collection that holds a site's data is listed in `SITE_COLLECTIONS`, so
-deleting a site cannot forget one. Deletion goes in batches of ids, so a large
-site never holds the database in one long operation, and rerunning after a
-crash simply continues.
+deleting a site cannot forget one. Deletion goes in batches of ids: before a
+batch is deleted its ids are written on the privacy request, and the count is
+added in the same write that forgets them, so a run interrupted at any point
+and run again finishes with the right count per collection.
 """
 
-from storage.database import Database
+from typing import Any
+
+from storage import privacy_requests
+from storage.database import Database, Document
 
 BATCH_SIZE = 500
 
@@ -17,26 +21,55 @@ SITE_COLLECTIONS: list[str] = [
     "events",
     "sessions",
     "visitors",
+    "tombstones",
+    "exports",
 ]
 
 
-async def delete_in_batches(
-    db: Database, collection: str, query: dict[str, object], *, batch_size: int = BATCH_SIZE
-) -> int:
-    removed = 0
-    while True:
-        cursor = db[collection].find(query, projection={"_id": 1}, limit=batch_size)
-        ids = [doc["_id"] async for doc in cursor]
-        if not ids:
-            return removed
-        result = await db[collection].delete_many({"_id": {"$in": ids}})
-        removed += result.deleted_count
+class Ledger:
+    """Deletes for one privacy request and keeps its per-collection counts exact."""
+
+    def __init__(self, db: Database, request_id: str, batch_size: int = BATCH_SIZE) -> None:
+        self.db, self.request_id, self.batch_size = db, request_id, batch_size
+
+    async def resume(self) -> None:
+        """Finish the batch a crashed run had recorded but maybe not counted."""
+        request = await privacy_requests.find_request(self.db, self.request_id)
+        pending = (request or {}).get("pending")
+        if pending:
+            await self._delete_batch(pending["collection"], pending["ids"], recorded=True)
+
+    async def delete(self, collection: str, query: Document) -> int:
+        removed = 0
+        while True:
+            cursor = self.db[collection].find(query, projection={"_id": 1}, limit=self.batch_size)
+            ids = [doc["_id"] async for doc in cursor]
+            if not ids:
+                return removed
+            removed += await self._delete_batch(collection, ids)
+
+    async def _delete_batch(
+        self, collection: str, ids: list[Any], *, recorded: bool = False
+    ) -> int:
+        if not recorded:
+            await privacy_requests.set_pending(self.db, self.request_id, collection, ids)
+        await self.db[collection].delete_many({"_id": {"$in": ids}})
+        # The ids were listed just before: each existed, and is gone now whether this
+        # run or an interrupted one deleted it.
+        await privacy_requests.settle_pending(self.db, self.request_id, collection, len(ids))
+        return len(ids)
 
 
-async def delete_site_data(db: Database, site_id: str) -> dict[str, int]:
-    """Remove every document of the site, the site itself last; counts per collection."""
-    counts = {}
-    for collection in [*SITE_COLLECTIONS, "sites"]:
-        key = "_id" if collection == "sites" else "site_id"
-        counts[collection] = await delete_in_batches(db, collection, {key: site_id})
-    return counts
+async def delete_session_data(ledger: Ledger, site_id: str, session_id: str) -> None:
+    """Every document of one session (the session itself last)."""
+    scope = {"site_id": site_id, "session_id": session_id}
+    for collection in ("recording_chunks", "recording_parts", "events"):
+        await ledger.delete(collection, scope)
+    await ledger.delete("sessions", {"_id": f"{site_id}:{session_id}"})
+
+
+async def delete_site_data(ledger: Ledger, site_id: str) -> None:
+    """Every document of the site, the site itself last."""
+    for collection in SITE_COLLECTIONS:
+        await ledger.delete(collection, {"site_id": site_id})
+    await ledger.delete("sites", {"_id": site_id})

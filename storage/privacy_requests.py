@@ -28,7 +28,10 @@ async def create_request(
     requested_by: str,
     site_id: str | None = None,
     parameters: Document | None = None,
+    asked: Document | None = None,
 ) -> Document:
+    """A pending request. `parameters` are what the worker needs (possibly personal,
+    cleared when done); `asked` is what stays on record (never personal)."""
     request = {
         "_id": new_id(),
         "kind": kind,
@@ -37,6 +40,7 @@ async def create_request(
         "requested_by": requested_by,
         "site_id": site_id,
         "parameters": parameters or {},
+        "asked": asked or {},
         "removed": {},
         "requested_at": datetime.now(UTC),
         "started_at": None,
@@ -98,3 +102,33 @@ async def stale_pending_ids(db: Database, *, older_than: timedelta, limit: int =
         limit=limit,
     )
     return [doc["_id"] async for doc in cursor]
+
+
+async def list_for_site(db: Database, site_id: str, *, limit: int = 100) -> list[Document]:
+    cursor = db[COLLECTION].find(
+        {"site_id": site_id},
+        projection={"parameters": 0, "pending": 0},
+        sort=[("requested_at", -1)],
+        limit=limit,
+    )
+    return await cursor.to_list(None)
+
+
+async def set_pending(db: Database, request_id: str, collection: str, ids: list[object]) -> None:
+    """Record a batch about to be deleted, so a crash after the delete still counts it."""
+    await db[COLLECTION].update_one(
+        {"_id": request_id}, {"$set": {"pending": {"collection": collection, "ids": ids}}}
+    )
+
+
+async def settle_pending(db: Database, request_id: str, collection: str, count: int) -> None:
+    """Count a deleted batch and forget it, in one write."""
+    update: Document = {"$unset": {"pending": ""}}
+    if count:
+        update["$inc"] = {f"removed.{collection}": count}
+    await db[COLLECTION].update_one({"_id": request_id}, update)
+
+
+async def record_outcome(db: Database, request_id: str, outcome: Document) -> None:
+    """Attach what a request produced besides deletions (findings, an export)."""
+    await db[COLLECTION].update_one({"_id": request_id}, {"$set": {"outcome": outcome}})

@@ -91,3 +91,19 @@ async def iter_session_events(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     async for _, events in pieces_events(db, await list_pieces(db, site_id, session_id)):
         yield events
+
+
+async def whole_pieces(
+    db: Database, pieces: list[Piece]
+) -> AsyncIterator[tuple[Piece, list[dict[str, Any]]]]:
+    """Each piece with all its events (a part is at most a few tens of MB of JSON)."""
+    current: Piece | None = None
+    collected: list[dict[str, Any]] = []
+    async for piece, events in pieces_events(db, pieces):
+        if current is not None and piece is not current:
+            yield current, collected
+            collected = []
+        current = piece
+        collected.extend(events)
+    if current is not None:
+        yield current, collected

@@ -139,3 +139,22 @@ async def mark_compacted(db: Database, session: Document) -> bool:
         {"$set": {"needs_compaction": False, "compacted_at": datetime.now(UTC)}},
     )
     return result.modified_count == 1
+
+
+async def _session_ids(db: Database, query: Document) -> list[str]:
+    cursor = db[COLLECTION].find(query, projection={"session_id": 1})
+    return [doc["session_id"] async for doc in cursor]
+
+
+async def session_ids_of_visitor(db: Database, site_id: str, visitor_id: str) -> list[str]:
+    return await _session_ids(db, {"site_id": site_id, "visitor_id": visitor_id})
+
+
+async def session_ids_started_between(
+    db: Database, site_id: str, start: datetime, end: datetime
+) -> list[str]:
+    return await _session_ids(db, {"site_id": site_id, "started_at": {"$gte": start, "$lt": end}})
+
+
+async def session_ids_inactive_since(db: Database, site_id: str, cutoff: datetime) -> list[str]:
+    return await _session_ids(db, {"site_id": site_id, "last_activity_at": {"$lt": cutoff}})

@@ -98,3 +98,8 @@ async def site_ids_of_account(db: Database, account_id: str) -> list[str]:
 
 async def find_live_site(db: Database, site_id: str) -> Document | None:
     return await db[COLLECTION].find_one(_live({"_id": site_id}))
+
+
+async def all_live_sites(db: Database) -> list[Document]:
+    cursor = db[COLLECTION].find({"deleted_at": None}, projection={"privacy": 1})
+    return await cursor.to_list(None)

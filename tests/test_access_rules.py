@@ -196,6 +196,59 @@ async def recompute_signals(w: World) -> None:
     )
 
 
+RANGE = '{start: "2026-11-01T00:00:00Z", end: "2026-12-01T00:00:00Z"}'
+
+
+async def privacy_requests_(w: World) -> None:
+    await _not_found(
+        w, "query($id: ID!) { privacyRequests(siteId: $id) { id } }", {"id": w.owner_site["id"]}
+    )
+
+
+async def privacy_request(w: World) -> None:
+    owner_request = await gql(
+        w.client,
+        'mutation($id: ID!) { exportVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
+        {"id": w.owner_site["id"]},
+        token=w.owner,
+    )
+    request_id = data(owner_request)["exportVisitor"]["id"]
+    await _not_found(w, "query($id: ID!) { privacyRequest(id: $id) { id } }", {"id": request_id})
+
+
+async def erase_visitor(w: World) -> None:
+    await _not_found(
+        w,
+        'mutation($id: ID!) { eraseVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
+        {"id": w.owner_site["id"]},
+    )
+
+
+async def erase_recordings(w: World) -> None:
+    await _not_found(
+        w,
+        f"mutation($id: ID!) {{ eraseRecordings(siteId: $id, range: {RANGE}) {{ id }} }}",
+        {"id": w.owner_site["id"]},
+    )
+
+
+async def export_visitor(w: World) -> None:
+    await _not_found(
+        w,
+        'mutation($id: ID!) { exportVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
+        {"id": w.owner_site["id"]},
+    )
+
+
+async def scan_recordings(w: World) -> None:
+    await _not_found(
+        w,
+        "mutation($id: ID!) { scanRecordings(siteId: $id, "
+        f"range: {RANGE}, redact: true) {{ id }} }}",
+        {"id": w.owner_site["id"]},
+    )
+
+
 ATTEMPTS: dict[str, Check] = {
     "Query.apiVersion": api_version,
     "Query.viewer": viewer,
@@ -220,6 +273,12 @@ ATTEMPTS: dict[str, Check] = {
     "Query.events": events_,
     "Query.eventCounts": event_counts,
     "Mutation.recomputeSignals": recompute_signals,
+    "Query.privacyRequests": privacy_requests_,
+    "Query.privacyRequest": privacy_request,
+    "Mutation.eraseVisitor": erase_visitor,
+    "Mutation.eraseRecordings": erase_recordings,
+    "Mutation.exportVisitor": export_visitor,
+    "Mutation.scanRecordings": scan_recordings,
 }
 
 

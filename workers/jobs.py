@@ -24,7 +24,7 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 
 async def run_privacy_request(ctx: dict[str, Any], request_id: str) -> str:
-    return await privacy.run_privacy_request(ctx["db"], request_id)
+    return await privacy.run_privacy_request(ctx["db"], ctx["settings"].secret_key, request_id)
 
 
 async def sweep_privacy_requests(ctx: dict[str, Any]) -> int:
@@ -34,3 +34,8 @@ async def sweep_privacy_requests(ctx: dict[str, Any]) -> int:
     for request_id in stale:
         await queue.enqueue(Job.RUN_PRIVACY_REQUEST, request_id, job_id=f"privacy:{request_id}")
     return len(stale)
+
+
+async def schedule_retention(ctx: dict[str, Any]) -> int:
+    """Daily: a retention request for every site, each run as its own job."""
+    return await privacy.schedule_retention(ctx["db"], ctx["queue"])

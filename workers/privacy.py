@@ -1,38 +1,155 @@
-"""Carrying out privacy requests: account and site deletions."""
+"""Carrying out privacy requests: erasures, deletions, exports and PII scans.
 
+Each request runs as one job that can be repeated after a crash: deletions go
+through `storage.erasure.Ledger` (exact counts, bounded batches), a session is
+only touched while its lease is held (so no extraction or compaction running
+at the same time can write back what was erased), and tombstones keep erased
+visitors and sessions from being recorded again.
+"""
+
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from core.logs import get_logger
-from storage import api_keys, auth_tokens, erasure, privacy_requests, sites
+from storage import (
+    api_keys,
+    auth_tokens,
+    claims,
+    erasure,
+    privacy_requests,
+    sessions,
+    sites,
+    tombstones,
+)
+from storage import exports as export_store
 from storage.database import Database, Document
+from workers import exports, pii_scan
+from workers.leases import DEFAULT_LEASE, session_lease
+from workers.queue import Job, JobQueue
 
 log = get_logger(__name__)
 
-Handler = Callable[[Database, Document], Awaitable[dict[str, int]]]
+LEASE_WAIT = timedelta(minutes=3)
 
 
-async def _delete_site(db: Database, request: Document) -> dict[str, int]:
-    return await erasure.delete_site_data(db, request["site_id"])
+class SessionBusy(RuntimeError):
+    """A session's lease stayed taken longer than an erasure waits; the job is retried."""
 
 
-async def _delete_account(db: Database, request: Document) -> dict[str, int]:
-    account_id = request["parameters"]["account_id"]
-    counts: dict[str, int] = {}
-    for site_id in await sites.site_ids_of_account(db, account_id):
-        for collection, count in (await erasure.delete_site_data(db, site_id)).items():
-            counts[collection] = counts.get(collection, 0) + count
-    counts["auth_tokens"] = await auth_tokens.revoke_all_tokens(db, account_id)
-    counts["api_keys"] = await api_keys.delete_account_keys(db, account_id)
-    return counts
+@dataclass(frozen=True)
+class Work:
+    db: Database
+    secret_key: bytes
+    request: Document
+    ledger: erasure.Ledger
+
+    @property
+    def site_id(self) -> str:
+        return str(self.request["site_id"])
+
+    @property
+    def parameters(self) -> Document:
+        return self.request.get("parameters") or {}
+
+
+Handler = Callable[[Work], Awaitable[None]]
+
+
+async def erase_session(work: Work, session_id: str) -> None:
+    """Tombstone the session, then delete it under its lease."""
+    mark = tombstones.session_mark(work.secret_key, work.site_id, session_id)
+    await tombstones.bury(work.db, mark, site_id=work.site_id, request_id=work.request["_id"])
+    deadline = datetime.now(UTC) + LEASE_WAIT
+    while True:
+        async with session_lease(work.db, work.site_id, session_id, DEFAULT_LEASE) as lease:
+            if lease is not None:
+                await erasure.delete_session_data(work.ledger, work.site_id, session_id)
+                return
+        if datetime.now(UTC) > deadline:
+            raise SessionBusy(session_id)
+        await asyncio.sleep(1)
+
+
+async def _erase_visitor(work: Work) -> None:
+    visitor_id = work.parameters["visitor_id"]
+    mark = tombstones.visitor_mark(work.secret_key, work.site_id, visitor_id)
+    await tombstones.bury(work.db, mark, site_id=work.site_id, request_id=work.request["_id"])
+    for session_id in await sessions.session_ids_of_visitor(work.db, work.site_id, visitor_id):
+        await erase_session(work, session_id)
+    await work.ledger.delete("events", {"site_id": work.site_id, "visitor_id": visitor_id})
+    await work.ledger.delete("visitors", {"_id": f"{work.site_id}:{visitor_id}"})
+
+
+async def _erase_recordings(work: Work) -> None:
+    start, end = _range(work.parameters)
+    for session_id in await sessions.session_ids_started_between(work.db, work.site_id, start, end):
+        await erase_session(work, session_id)
+    await work.ledger.delete("events", {"site_id": work.site_id, "at": {"$gte": start, "$lt": end}})
+
+
+async def _retention(work: Work) -> None:
+    cutoff = datetime.fromisoformat(work.parameters["cutoff"])
+    for session_id in await sessions.session_ids_inactive_since(work.db, work.site_id, cutoff):
+        await erase_session(work, session_id)
+    await work.ledger.delete("events", {"site_id": work.site_id, "at": {"$lt": cutoff}})
+
+
+async def _delete_site(work: Work) -> None:
+    await _wait_for_site_leases(work.db, work.site_id)
+    await erasure.delete_site_data(work.ledger, work.site_id)
+
+
+async def _delete_account(work: Work) -> None:
+    account_id = work.parameters["account_id"]
+    for site_id in await sites.site_ids_of_account(work.db, account_id):
+        await _wait_for_site_leases(work.db, site_id)
+        await erasure.delete_site_data(work.ledger, site_id)
+    await work.ledger.delete(auth_tokens.COLLECTION, {"account_id": account_id})
+    await work.ledger.delete(api_keys.COLLECTION, {"account_id": account_id})
+
+
+async def _wait_for_site_leases(db: Database, site_id: str) -> None:
+    """Let running extractions and compactions of the site finish before deleting it."""
+    deadline = datetime.now(UTC) + LEASE_WAIT
+    while await claims.held_with_prefix(db, f"session:{site_id}:"):
+        if datetime.now(UTC) > deadline:
+            raise SessionBusy(site_id)
+        await asyncio.sleep(1)
+
+
+async def _export_visitor(work: Work) -> None:
+    outcome = await exports.export_visitor(
+        work.db, work.request["_id"], work.site_id, work.parameters["visitor_id"]
+    )
+    await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
+
+
+async def _scan(work: Work) -> None:
+    start, end = _range(work.parameters)
+    outcome = await pii_scan.scan_site(
+        work.db, work.site_id, start, end, redact=bool(work.parameters.get("redact"))
+    )
+    await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
+
+
+def _range(parameters: Document) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(parameters["from"]), datetime.fromisoformat(parameters["to"])
 
 
 HANDLERS: dict[str, Handler] = {
+    "erase_visitor": _erase_visitor,
+    "erase_recordings": _erase_recordings,
+    "retention": _retention,
     "delete_site": _delete_site,
     "delete_account": _delete_account,
+    "export_visitor": _export_visitor,
+    "scan_recordings": _scan,
 }
 
 
-async def run_privacy_request(db: Database, request_id: str) -> str:
+async def run_privacy_request(db: Database, secret_key: bytes, request_id: str) -> str:
     """Carry out one request; running it again after a crash finishes the work."""
     request = await privacy_requests.find_request(db, request_id)
     if request is None:
@@ -48,9 +165,32 @@ async def run_privacy_request(db: Database, request_id: str) -> str:
         await privacy_requests.mark_failed(db, request_id, f"unknown kind {request['kind']!r}")
         return "failed"
     await privacy_requests.mark_running(db, request_id)
-    counts = await handler(db, request)
-    for collection, count in counts.items():
-        await privacy_requests.add_removed(db, request_id, collection, count)
+    ledger = erasure.Ledger(db, request_id)
+    await ledger.resume()
+    await handler(Work(db, secret_key, request, ledger))
     await privacy_requests.mark_done(db, request_id)
-    log.info("privacy_request.done", request=request_id, kind=request["kind"], removed=counts)
+    log.info("privacy_request.done", request=request_id, kind=request["kind"])
     return "done"
+
+
+async def schedule_retention(db: Database, queue: JobQueue) -> int:
+    """Create a retention request for every live site and queue it; how many were queued."""
+    queued = 0
+    for site in await sites.all_live_sites(db):
+        days = (site.get("privacy") or {}).get("retention_days", 30)
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        request = await privacy_requests.create_request(
+            db,
+            kind="retention",
+            subject_hash="",
+            requested_by="retention schedule",
+            site_id=site["_id"],
+            parameters={"cutoff": cutoff.isoformat()},
+            asked={"retention_days": days, "older_than": cutoff.isoformat()},
+        )
+        await queue.enqueue(
+            Job.RUN_PRIVACY_REQUEST, request["_id"], job_id=f"privacy:{request['_id']}"
+        )
+        queued += 1
+    await export_store.delete_expired(db)
+    return queued

@@ -49,6 +49,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(jobs.heartbeat, name="cron:heartbeat", second={0}, timeout=30),
             cron(jobs.sweep_privacy_requests, name="cron:sweep-privacy", second={30}, timeout=60),
             cron(
+                jobs.schedule_retention, name="cron:retention", hour={3}, minute={17}, timeout=300
+            ),
+            cron(
                 recording_jobs.sweep_recordings,
                 name="cron:sweep-recordings",
                 second={15},

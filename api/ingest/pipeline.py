@@ -12,7 +12,7 @@ from api.ingest import events as batch_events
 from api.ingest.contract import Batch
 from core.clients import anonymize_ip, country_of, parse_user_agent
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
-from storage import recordings, sessions, visitors
+from storage import recordings, sessions, tombstones, visitors
 from storage.database import Database, Document
 
 
@@ -47,16 +47,31 @@ def _client(visit: Visit, site: Document) -> dict[str, Any]:
     }
 
 
+async def _erased(db: Database, secret_key: bytes, site_id: str, batch: Batch) -> bool:
+    marks = [
+        tombstones.visitor_mark(secret_key, site_id, batch.visitor_id),
+        tombstones.session_mark(secret_key, site_id, batch.session_id),
+    ]
+    return await tombstones.any_buried(db, marks)
+
+
 async def store_batch(
-    db: Database, site: Document, batch: Batch, raw_events: list[dict[str, Any]], visit: Visit
-) -> bool:
-    """Store the batch; False when it had been stored before (a retry)."""
+    db: Database,
+    site: Document,
+    batch: Batch,
+    raw_events: list[dict[str, Any]],
+    visit: Visit,
+    secret_key: bytes,
+) -> str:
+    """Store the batch: "stored", "duplicate" (a retry), or "erased" (not recorded)."""
     site_id = site["_id"]
     existing = await sessions.find_session(db, site_id, batch.session_id)
+    if existing is None and await _erased(db, secret_key, site_id, batch):
+        return "erased"
     state = PrivacyState.from_document(existing.get("privacy_state") if existing else None)
     stream = apply_privacy(batch_events.stream(batch, raw_events), policy_of(site), state)
     if not stream:
-        return True
+        return "stored"
     meta = recordings.ChunkMeta(site_id, batch.session_id, batch.visitor_id, batch.seq)
     inserted = await recordings.insert_chunk(db, meta, stream)
     client = _client(visit, site)
@@ -88,4 +103,4 @@ async def store_batch(
         last_ts=last_ts,
         client=client,
     )
-    return inserted
+    return "stored" if inserted else "duplicate"

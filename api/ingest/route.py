@@ -93,9 +93,13 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
             return _answer(200, {"status": "ignored", "reason": "do_not_track"}, origin)
         await _check_rate(resources, site, request)
         visit = Visit(user_agent=request.headers.get("user-agent", ""), address=_address(request))
-        inserted = await store_batch(resources.db, site, batch, raw["events"], visit)
+        outcome = await store_batch(
+            resources.db, site, batch, raw["events"], visit, resources.settings.secret_key
+        )
+    if outcome == "erased":
+        return _answer(200, {"status": "ignored", "reason": "erased"}, origin)
     await _queue_processing(resources, site["_id"], batch.session_id)
-    return _answer(200, {"status": "stored" if inserted else "duplicate"}, origin)
+    return _answer(200, {"status": outcome}, origin)
 
 
 async def _queue_processing(resources: Resources, site_id: str, session_id: str) -> None:
