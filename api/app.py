@@ -11,6 +11,7 @@ from strawberry.schema import BaseSchema
 
 from api.exports import download_export
 from api.health import healthz
+from api.heatmap_png import heatmap_png
 from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
 from api.replay import replay
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route("/ingest", ingest, methods=["POST", "OPTIONS"]),
             Route("/replay/{session_id}", replay, methods=["GET"]),
             Route("/exports/{request_id}", download_export, methods=["GET"]),
+            Route("/heatmaps/{site_id}.png", heatmap_png, methods=["GET"]),
             Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
         ],
         middleware=[Middleware(RequestContextMiddleware)],

@@ -13,6 +13,8 @@ from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.events import EventMutation, EventQuery
+from graph.funnels import FunnelMutation, FunnelQuery
+from graph.heatmaps import HeatmapQueryType
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.sessions import SessionQuery
@@ -32,11 +34,28 @@ class MetaQuery:
 
 Query = merge_types(
     "Query",
-    (MetaQuery, AccountQuery, ApiKeyQuery, SiteQuery, SessionQuery, EventQuery, PrivacyQuery),
+    (
+        MetaQuery,
+        AccountQuery,
+        ApiKeyQuery,
+        SiteQuery,
+        SessionQuery,
+        EventQuery,
+        PrivacyQuery,
+        FunnelQuery,
+        HeatmapQueryType,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountMutation, ApiKeyMutation, SiteMutation, EventMutation, PrivacyMutation),
+    (
+        AccountMutation,
+        ApiKeyMutation,
+        SiteMutation,
+        EventMutation,
+        PrivacyMutation,
+        FunnelMutation,
+    ),
 )
 
 

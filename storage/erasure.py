@@ -22,6 +22,8 @@ SITE_COLLECTIONS: list[str] = [
     "sessions",
     "visitors",
     "tombstones",
+    "funnels",
+    "heatmap_rollups",
     "exports",
 ]
 

@@ -40,7 +40,12 @@ async def upsert_events(db: Database, documents: list[Document]) -> int:
     """
     if not documents:
         return 0
-    await db[COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
+    ids = [d["_id"] for d in documents]
+    counted = db[COLLECTION].find({"_id": {"$in": ids}, "rolled_up": True}, projection={"_id": 1})
+    already = {doc["_id"] async for doc in counted}
+    for doc in documents:
+        doc["rolled_up"] = doc["_id"] in already  # heatmap counters must not count it again
+    await db[COLLECTION].delete_many({"_id": {"$in": ids}})
     try:
         result = await db[COLLECTION].insert_many(documents, ordered=False)
     except BulkWriteError as exc:
@@ -138,3 +143,22 @@ async def count_session_kinds(db: Database, site_id: str, session_id: str) -> di
     ]
     cursor = await db[COLLECTION].aggregate(pipeline)
     return {row["_id"]: row["count"] async for row in cursor}
+
+
+async def not_rolled_up(
+    db: Database, site_id: str, session_id: str, kinds: list[str]
+) -> list[Document]:
+    cursor = db[COLLECTION].find(
+        {
+            "site_id": site_id,
+            "session_id": session_id,
+            "kind": {"$in": kinds},
+            "rolled_up": {"$ne": True},
+        }
+    )
+    return await cursor.to_list(None)
+
+
+async def mark_rolled_up(db: Database, event_ids: list[str]) -> None:
+    if event_ids:
+        await db[COLLECTION].update_many({"_id": {"$in": event_ids}}, {"$set": {"rolled_up": True}})

@@ -63,6 +63,13 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="by_visitor",
         ),
     ],
+    "heatmap_rollups": [
+        IndexModel(
+            [("site_id", ASCENDING), ("kind", ASCENDING), ("page", ASCENDING), ("day", ASCENDING)],
+            name="page_day",
+        ),
+    ],
+    "funnels": [IndexModel([("site_id", ASCENDING), ("_id", ASCENDING)], name="site")],
     "claims": [IndexModel([("until", ASCENDING)], name="until")],
     "visitors": [IndexModel([("site_id", ASCENDING), ("first_seen_at", DESCENDING)], name="site")],
     "privacy_requests": [

@@ -249,6 +249,80 @@ async def scan_recordings(w: World) -> None:
     )
 
 
+async def heatmap(w: World) -> None:
+    await _not_found(
+        w,
+        'query($id: ID!) { heatmap(siteId: $id, url: "/shop.html", '
+        f"range: {RANGE}) {{ total }} }}",
+        {"id": w.owner_site["id"]},
+    )
+
+
+FUNNEL = {"steps": [{"type": "PAGE_VIEW"}, {"type": "CLICK"}]}
+FUNNEL_OF_OWNER = "query($id: ID!) { funnel(id: $id) { name } }"
+
+
+async def _owner_funnel(w: World) -> str:
+    body = await gql(
+        w.client,
+        "mutation($s: ID!, $d: FunnelDefinitionInput!) "
+        '{ createFunnel(siteId: $s, name: "Checkout", definition: $d) { id } }',
+        {"s": w.owner_site["id"], "d": FUNNEL},
+        token=w.owner,
+    )
+    funnel_id: str = data(body)["createFunnel"]["id"]
+    return funnel_id
+
+
+async def _owner_funnel_name(w: World, funnel_id: str) -> str:
+    body = await gql(w.client, FUNNEL_OF_OWNER, {"id": funnel_id}, token=w.owner)
+    name: str = data(body)["funnel"]["name"]
+    return name
+
+
+async def funnels_(w: World) -> None:
+    await _owner_funnel(w)
+    await _not_found(
+        w, "query($id: ID!) { funnels(siteId: $id) { id } }", {"id": w.owner_site["id"]}
+    )
+
+
+async def funnel(w: World) -> None:
+    await _not_found(w, FUNNEL_OF_OWNER, {"id": await _owner_funnel(w)})
+
+
+async def funnel_result(w: World) -> None:
+    await _not_found(
+        w,
+        "query($id: ID!, $d: FunnelDefinitionInput!) "
+        f"{{ funnelResult(siteId: $id, definition: $d, range: {RANGE}) {{ totalUnits }} }}",
+        {"id": w.owner_site["id"], "d": FUNNEL},
+    )
+
+
+async def create_funnel(w: World) -> None:
+    await _not_found(
+        w,
+        "mutation($id: ID!, $d: FunnelDefinitionInput!) "
+        '{ createFunnel(siteId: $id, name: "Mine", definition: $d) { id } }',
+        {"id": w.owner_site["id"], "d": FUNNEL},
+    )
+
+
+async def update_funnel(w: World) -> None:
+    funnel_id = await _owner_funnel(w)
+    await _not_found(
+        w, 'mutation($id: ID!) { updateFunnel(id: $id, name: "pwned") { id } }', {"id": funnel_id}
+    )
+    assert await _owner_funnel_name(w, funnel_id) == "Checkout"
+
+
+async def delete_funnel(w: World) -> None:
+    funnel_id = await _owner_funnel(w)
+    await _not_found(w, "mutation($id: ID!) { deleteFunnel(id: $id) }", {"id": funnel_id})
+    assert await _owner_funnel_name(w, funnel_id) == "Checkout"
+
+
 ATTEMPTS: dict[str, Check] = {
     "Query.apiVersion": api_version,
     "Query.viewer": viewer,
@@ -273,12 +347,19 @@ ATTEMPTS: dict[str, Check] = {
     "Query.events": events_,
     "Query.eventCounts": event_counts,
     "Mutation.recomputeSignals": recompute_signals,
+    "Query.heatmap": heatmap,
     "Query.privacyRequests": privacy_requests_,
     "Query.privacyRequest": privacy_request,
     "Mutation.eraseVisitor": erase_visitor,
     "Mutation.eraseRecordings": erase_recordings,
     "Mutation.exportVisitor": export_visitor,
     "Mutation.scanRecordings": scan_recordings,
+    "Query.funnels": funnels_,
+    "Query.funnel": funnel,
+    "Query.funnelResult": funnel_result,
+    "Mutation.createFunnel": create_funnel,
+    "Mutation.updateFunnel": update_funnel,
+    "Mutation.deleteFunnel": delete_funnel,
 }
 
 

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage import events as event_store
-from storage import recordings, sessions, sites
+from storage import heatmaps, recordings, sessions, sites
 from storage.database import Database, Document
 from storage.ids import session_key
 from storage.recording_stream import Piece, list_pieces, pieces_events
 from workers.extraction.extractor import Extractor
 from workers.extraction.settings import SignalSettings
+from workers.heatmap_rollup import MoveSampler, roll_up_events
 from workers.leases import SessionLease, session_lease
 
 FLUSH_EVERY = 1000
@@ -94,19 +95,28 @@ async def _process(
     if start is not None:
         settings = SignalSettings.from_document(site.get("signals"))
         base = {"site_id": site_id, "session_id": session_id, "visitor_id": session["visitor_id"]}
-        report = await _extract(db, pieces[start:], settings, base, final)
+        sampler = MoveSampler(site, session.get("device_type") or "unknown")
+        report = await _extract(db, pieces[start:], settings, base, final, sampler)
+        await heatmaps.apply(db, sampler.increments)
+        await roll_up_events(db, site, session, final=final)
     await _summarize(db, site_id, session_id, pieces)
     return report
 
 
 async def _extract(
-    db: Database, pieces: list[Piece], settings: SignalSettings, base: Document, final: bool
+    db: Database,
+    pieces: list[Piece],
+    settings: SignalSettings,
+    base: Document,
+    final: bool,
+    sampler: MoveSampler,
 ) -> ProcessingReport:
     extractor = Extractor(settings)
     report = ProcessingReport()
     pending: list[Document] = []
     key = session_key(base["site_id"], base["session_id"])
-    async for _, events in pieces_events(db, pieces):
+    async for piece, events in pieces_events(db, pieces):
+        sampler.feed(events, count=not piece.processed)
         pending.extend(_documents(key, base, extractor.feed(events)))
         if len(pending) >= FLUSH_EVERY:
             report.events_written += await event_store.upsert_events(db, pending)
