@@ -58,9 +58,15 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("site_id", ASCENDING), ("session_id", ASCENDING), ("kind", ASCENDING)],
             name="by_session",
         ),
+        # Funnels stream events per unit in time order; read backwards, these also
+        # serve a visitor's or a session's events newest first.
         IndexModel(
-            [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("at", DESCENDING)],
-            name="by_visitor",
+            [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("at", ASCENDING)],
+            name="visitor_time",
+        ),
+        IndexModel(
+            [("site_id", ASCENDING), ("session_id", ASCENDING), ("at", ASCENDING)],
+            name="session_time",
         ),
     ],
     "heatmap_rollups": [
