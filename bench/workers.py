@@ -30,7 +30,7 @@ from workers.extraction.settings import SignalSettings
 
 SITE = "bench-site"
 SESSION = "bench-long-session"
-CHUNK_EVENTS = 200
+CHUNK_EVENTS = 1000
 
 
 def _chunks(raw_mb: int) -> list[list[dict[str, Any]]]:
