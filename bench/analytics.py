@@ -1,0 +1,189 @@
+"""Funnel and heatmap latency on a generated site, next to an in-memory reference.
+
+    .venv/bin/python -m bench.analytics [--events N] [--sessions N] [--repeat N]
+
+Sessions walk a shop (home → product → add to cart → checkout) and drop off at
+random; their events are written to the events collection as the extraction
+worker writes them. The 4-step funnel is computed the way the API computes it
+(one sorted cursor, one unit at a time) and, as the reference, by the same
+evaluation over the events already in memory. The click heatmap is built into
+rollups the way workers build it and read back; its read must not grow with
+the number of events (run with two sizes to see it).
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.harness import percentile, running_stack
+from core.funnels import (
+    EventType,
+    FunnelAccumulator,
+    FunnelDefinition,
+    MatchOp,
+    Step,
+    StepMatcher,
+    Unit,
+    UnitEvents,
+    UrlMatcher,
+)
+from storage import events as event_store
+from storage import heatmaps
+from storage.database import Database, create_client
+from storage.funnels import iter_units
+from storage.heatmap_reads import read_heatmap
+from storage.indexes import ensure_indexes
+from workers.heatmap_rollup import add_click
+
+SITE = {"_id": "bench-site"}
+START = datetime(2026, 11, 1, tzinfo=UTC)
+PAGES = ["/", "/product", "/cart", "/checkout"]
+FUNNEL = FunnelDefinition(
+    steps=(
+        Step(EventType.PAGE_VIEW, StepMatcher(url=UrlMatcher("path", MatchOp.EQUALS, "/"))),
+        Step(EventType.PAGE_VIEW, StepMatcher(url=UrlMatcher("path", MatchOp.EQUALS, "/product"))),
+        Step(EventType.CLICK, StepMatcher(selector="button#add")),
+        Step(
+            EventType.PAGE_VIEW, StepMatcher(url=UrlMatcher("path", MatchOp.CONTAINS, "checkout"))
+        ),
+    )
+)
+
+
+def _session_events(rng: random.Random, n: int, per_session: int) -> list[dict[str, Any]]:
+    at = START + timedelta(minutes=n % 40_000)
+    session, visitor = f"s{n:07d}", f"v{n // 2:07d}"
+    events, page = [], 0
+    for i in range(per_session):
+        at += timedelta(seconds=rng.randint(1, 20))
+        if i % 8 == 0 and page < len(PAGES) and rng.random() < 0.8:
+            kind, path, selector = "page_view", PAGES[page], None
+            page += 1
+        else:
+            kind, path = "click", PAGES[max(page - 1, 0)]
+            selector = (
+                "button#add" if rng.random() < 0.3 else f"div.item:nth-of-type({rng.randint(1, 9)})"
+            )
+        events.append(
+            {
+                "_id": f"bench-site:{session}:{kind}:{i}",
+                "site_id": "bench-site",
+                "session_id": session,
+                "visitor_id": visitor,
+                "kind": kind,
+                "at": at,
+                "url": "http://shop.example" + path,
+                "path": path,
+                "selector": selector,
+                "x": rng.uniform(0, 1280),
+                "y": rng.uniform(0, 3000),
+                "viewport_width": 1280,
+            }
+        )
+    return events
+
+
+def generate(events: int, sessions: int, seed: int = 3) -> list[list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    per_session = max(1, events // sessions)
+    return [_session_events(rng, n, per_session) for n in range(sessions)]
+
+
+async def _store(db: Database, by_session: list[list[dict[str, Any]]]) -> None:
+    batch: list[dict[str, Any]] = []
+    for events in by_session:
+        batch.extend(events)
+        if len(batch) >= 10_000:
+            await db[event_store.COLLECTION].insert_many(batch, ordered=False)
+            batch = []
+    if batch:
+        await db[event_store.COLLECTION].insert_many(batch, ordered=False)
+    inc = heatmaps.Increments()
+    for events in by_session:
+        for event in events:
+            if event["kind"] == "click":
+                add_click(inc, SITE, "desktop", event)
+    await heatmaps.apply(db, inc)
+
+
+async def _funnel_from_storage(db: Database) -> int:
+    acc = FunnelAccumulator(FUNNEL)
+    kinds = sorted({s.type.value for s in FUNNEL.steps})
+    async for unit in iter_units(
+        db, "bench-site", START, START + timedelta(days=60), kinds, Unit.SESSIONS
+    ):
+        acc.add(unit)
+    return acc.result().steps[-1].entered
+
+
+def _funnel_in_memory(by_session: list[list[dict[str, Any]]]) -> int:
+    acc = FunnelAccumulator(FUNNEL)
+    for events in by_session:
+        acc.add(UnitEvents(events[0]["session_id"], events[0]["session_id"], None, events))
+    return acc.result().steps[-1].entered
+
+
+async def _timed(repeat: int, work: Any) -> tuple[dict[str, float], Any]:
+    samples, value = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = await work()
+        samples.append(time.perf_counter() - started)
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 1),
+        "p99_ms": round(percentile(samples, 0.99) * 1000, 1),
+    }, value
+
+
+async def run_async(events: int, sessions: int, repeat: int) -> dict[str, Any]:
+    by_session = generate(events, sessions)
+    with running_stack(api=False) as stack:
+        client = create_client(stack.mongodb_url, app_name="bench")
+        db = client[stack.database]
+        await ensure_indexes(db)
+        started = time.perf_counter()
+        await _store(db, by_session)
+        load_s = time.perf_counter() - started
+        funnel, converted = await _timed(repeat, lambda: _funnel_from_storage(db))
+
+        async def memory() -> int:
+            return _funnel_in_memory(by_session)
+
+        reference, expected = await _timed(repeat, memory)
+        query = heatmaps.HeatmapQuery(
+            "bench-site", "click", "shop.example/product", None, START, START + timedelta(days=60)
+        )
+        heatmap, data = await _timed(max(repeat, 20), lambda: read_heatmap(db, query, 1280))
+        rollups = await db[heatmaps.COLLECTION].count_documents({})
+        await client.close()
+    assert converted == expected, "storage and in-memory funnels disagree"
+    ratio = funnel["median_ms"] / max(reference["median_ms"], 0.1)
+    return {
+        "events": sum(len(s) for s in by_session),
+        "sessions": sessions,
+        "load_seconds": round(load_s, 1),
+        "funnel_4_steps": {**funnel, "converted": converted},
+        "funnel_in_memory_reference": reference,
+        "funnel_ratio_to_reference": round(ratio, 1),
+        "click_heatmap_read": {**heatmap, "clicks": data.grid.total, "rollup_documents": rollups},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--sessions", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run_async(args.events, args.sessions, args.repeat)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
