@@ -11,6 +11,7 @@ from typing import Any
 
 from storage import privacy_requests
 from storage.database import Database, Document
+from storage.ids import session_key
 
 BATCH_SIZE = 500
 
@@ -67,7 +68,7 @@ async def delete_session_data(ledger: Ledger, site_id: str, session_id: str) -> 
     scope = {"site_id": site_id, "session_id": session_id}
     for collection in ("recording_chunks", "recording_parts", "events"):
         await ledger.delete(collection, scope)
-    await ledger.delete("sessions", {"_id": f"{site_id}:{session_id}"})
+    await ledger.delete("sessions", {"_id": session_key(site_id, session_id)})
 
 
 async def delete_site_data(ledger: Ledger, site_id: str) -> None:

@@ -25,6 +25,7 @@ from storage import (
 )
 from storage import exports as export_store
 from storage.database import Database, Document
+from storage.ids import visitor_key
 from workers import exports, pii_scan
 from workers.leases import DEFAULT_LEASE, session_lease
 from workers.queue import Job, JobQueue
@@ -79,7 +80,7 @@ async def _erase_visitor(work: Work) -> None:
     for session_id in await sessions.session_ids_of_visitor(work.db, work.site_id, visitor_id):
         await erase_session(work, session_id)
     await work.ledger.delete("events", {"site_id": work.site_id, "visitor_id": visitor_id})
-    await work.ledger.delete("visitors", {"_id": f"{work.site_id}:{visitor_id}"})
+    await work.ledger.delete("visitors", {"_id": visitor_key(work.site_id, visitor_id)})
 
 
 async def _erase_recordings(work: Work) -> None:
