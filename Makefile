@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml
 tools:
 	scripts/install-redis.sh
 	scripts/build-ferretdb.sh
+	scripts/install-chromium.sh
 
 lint: deps
 	$(BIN)/ruff check .

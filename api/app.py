@@ -15,6 +15,7 @@ from api.heatmap_png import heatmap_png
 from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
 from api.replay import replay
+from api.snippet import RRWEB_CSS_PATH, RRWEB_PATH, SNIPPET_PATH, rrweb_css, rrweb_js, snippet_js
 from core.breaker import Breaker
 from core.clients import parse_user_agent
 from core.config import Settings
@@ -78,6 +79,9 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route("/exports/{request_id}", download_export, methods=["GET"]),
             Route("/heatmaps/{site_id}.png", heatmap_png, methods=["GET"]),
             Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
+            Route(SNIPPET_PATH, snippet_js, methods=["GET"]),
+            Route(RRWEB_PATH, rrweb_js, methods=["GET"]),
+            Route(RRWEB_CSS_PATH, rrweb_css, methods=["GET"]),
         ],
         middleware=[Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
