@@ -12,18 +12,13 @@ from pathlib import Path
 from scripts.local_services import free_port, port_is_open
 
 
-def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    lines: list[str] = []
+def _wait_for_line(log: Path, needle: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if needle in line:
-            return lines
-    raise AssertionError(f"{needle!r} never printed; output:\n{''.join(lines)}")
+        if needle in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} never printed; output:\n{log.read_text(errors='replace')}")
 
 
 def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
@@ -36,16 +31,19 @@ def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
         "SIGHTLINE_LOCAL_REDIS_PORT": str(redis_port),
         "SIGHTLINE_LOCAL_DIR": str(tmp_path / "local"),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.run_local"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Output goes to a file, not a pipe: a pipe nobody drains fills up and blocks the
+    # processes writing to it, shutdown included.
+    log = tmp_path / "make-run.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.run_local"],
+            cwd=repo_root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        _wait_for_line(process, "Sightline is running at", timeout=90)
+        _wait_for_line(log, "Sightline is running at", timeout=90)
         base = f"http://127.0.0.1:{api_port}"
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
             assert response.status == 200
@@ -60,6 +58,7 @@ def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
-    assert process.returncode == 0
+    assert process.returncode == 0, log.read_text(errors="replace")
+    assert "sightline: stopped" in log.read_text(errors="replace")
     for port in (api_port, mongo_port, redis_port):
         assert not port_is_open(port), f"port {port} still open after Ctrl-C"
