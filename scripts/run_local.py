@@ -45,7 +45,15 @@ def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float = 60) -
     return False
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and SIGTERM both stop everything. Installed explicitly: a process started in
+    # the background by a non-interactive shell inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     env.setdefault("SIGHTLINE_ENV", "development")
     services: list[Service] = []
