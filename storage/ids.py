@@ -7,10 +7,6 @@ def new_id() -> str:
     return str(ObjectId())
 
 
-def is_valid_id(value: str) -> bool:
-    return ObjectId.is_valid(value)
-
-
 # Recording data is keyed by the snippet's own ids, scoped to the site. These
 # keys are the documents' _id, so the hot paths look documents up by _id (the
 # one lookup FerretDB pushes down to its storage) and a retried batch collides

@@ -67,13 +67,6 @@ async def session_chunks(
     return await cursor.to_list(None)
 
 
-async def chunk_events(db: Database, chunk_id: str) -> list[dict[str, Any]]:
-    doc = await db[COLLECTION].find_one({"_id": chunk_id}, projection={"data": 1})
-    if doc is None:
-        return []
-    return codec.decode_events(bytes(doc["data"]))
-
-
 async def unprocessed_sessions(
     db: Database, *, received_before: datetime, limit: int = 500
 ) -> list[tuple[str, str]]:
