@@ -45,6 +45,9 @@ from workers.heatmap_rollup import add_click
 SITE = {"_id": "bench-site"}
 START = datetime(2026, 11, 1, tzinfo=UTC)
 PAGES = ["/", "/product", "/cart", "/checkout"]
+# Sessions spread over the same 14 days at every size, so a larger run has more events per
+# day, not more days: the heatmap read should then stay flat.
+SPREAD_MINUTES = 14 * 24 * 60
 FUNNEL = FunnelDefinition(
     steps=(
         Step(EventType.PAGE_VIEW, StepMatcher(url=UrlMatcher("path", MatchOp.EQUALS, "/"))),
@@ -57,8 +60,10 @@ FUNNEL = FunnelDefinition(
 )
 
 
-def _session_events(rng: random.Random, n: int, per_session: int) -> list[dict[str, Any]]:
-    at = START + timedelta(minutes=n % 40_000)
+def _session_events(
+    rng: random.Random, n: int, per_session: int, sessions: int
+) -> list[dict[str, Any]]:
+    at = START + timedelta(minutes=n * SPREAD_MINUTES // sessions)
     session, visitor = f"s{n:07d}", f"v{n // 2:07d}"
     events, page = [], 0
     for i in range(per_session):
@@ -93,7 +98,7 @@ def _session_events(rng: random.Random, n: int, per_session: int) -> list[dict[s
 def generate(events: int, sessions: int, seed: int = 3) -> list[list[dict[str, Any]]]:
     rng = random.Random(seed)
     per_session = max(1, events // sessions)
-    return [_session_events(rng, n, per_session) for n in range(sessions)]
+    return [_session_events(rng, n, per_session, sessions) for n in range(sessions)]
 
 
 async def _store(db: Database, by_session: list[list[dict[str, Any]]]) -> None:
