@@ -1,28 +1,10 @@
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.rrweb.dom import NodeTable
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction, NodeType
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def load(name: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = json.loads((DATA / name).read_text())
-    return events
-
-
-def replay(events: list[dict[str, Any]]) -> NodeTable:
-    table = NodeTable()
-    for event in events:
-        if event["type"] == EventType.FullSnapshot:
-            table.apply_full_snapshot(event["data"]["node"])
-        elif event["type"] == EventType.IncrementalSnapshot and event["data"]["source"] == 0:
-            table.apply_mutation(event["data"])
-    return table
+from tests.extraction.helpers import load, replay
 
 
 @pytest.fixture
