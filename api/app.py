@@ -15,6 +15,7 @@ from api.heatmap_png import heatmap_png
 from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
 from api.replay import replay
+from api.security_headers import SecurityHeadersMiddleware
 from api.snippet import RRWEB_CSS_PATH, RRWEB_PATH, SNIPPET_PATH, rrweb_css, rrweb_js, snippet_js
 from core.breaker import Breaker
 from core.clients import parse_user_agent
@@ -83,6 +84,6 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route(RRWEB_PATH, rrweb_js, methods=["GET"]),
             Route(RRWEB_CSS_PATH, rrweb_css, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[Middleware(RequestContextMiddleware), Middleware(SecurityHeadersMiddleware)],
         lifespan=lifespan,
     )

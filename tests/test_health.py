@@ -46,3 +46,23 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert echoed.headers["x-request-id"] == "abc-123-def"
     unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id; x"})
     assert len(unsafe.headers["x-request-id"]) == 32
+
+
+async def test_api_responses_carry_security_headers(client: httpx.AsyncClient) -> None:
+    for response in (
+        await client.get("/healthz"),
+        await client.post("/graphql", json={"query": "{ apiVersion }"}),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert (
+            response.headers["content-security-policy"]
+            == "default-src 'none'; frame-ancestors 'none'"
+        )
+    graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert "content-security-policy" not in graphiql.headers
+    assert graphiql.headers["x-frame-options"] == "DENY"
+    snippet = await client.get("/sightline.js")
+    assert snippet.headers["access-control-allow-origin"] == "*"
+    assert snippet.headers["x-content-type-options"] == "nosniff"
