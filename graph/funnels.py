@@ -23,7 +23,7 @@ from core.funnels import DroppedUnit, EventType, MatchOp, Unit
 from core.replay_links import replay_path
 from graph.context import Context
 from graph.errors import NotFoundError, UserError
-from graph.ownership import owned_site
+from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
 from storage import funnels as store
@@ -497,14 +497,7 @@ def _name(name: str) -> str:
 
 async def _owned_funnel(ctx: Context, funnel_id: str) -> Document:
     """The caller's funnel, or NotFoundError (for missing and foreign alike)."""
-    doc = await store.find_funnel(ctx.db, funnel_id)
-    if doc is None:
-        raise NotFoundError(NO_SUCH_FUNNEL)
-    try:
-        await owned_site(ctx, doc["site_id"])
-    except NotFoundError:
-        raise NotFoundError(NO_SUCH_FUNNEL) from None
-    return doc
+    return await on_owned_site(ctx, await store.find_funnel(ctx.db, funnel_id), NO_SUCH_FUNNEL)
 
 
 @strawberry.type

@@ -17,3 +17,15 @@ async def owned_site(ctx: Context, site_id: str) -> Document:
     if site is None:
         raise NotFoundError(NO_SUCH_SITE)
     return site
+
+
+async def on_owned_site(ctx: Context, doc: Document | None, not_found: str) -> Document:
+    """`doc` when it belongs to one of the caller's sites; NotFoundError(`not_found`) when it
+    is missing or belongs to someone else, so the two cannot be told apart."""
+    if doc is None or doc.get("site_id") is None:
+        raise NotFoundError(not_found)
+    try:
+        await owned_site(ctx, doc["site_id"])
+    except NotFoundError:
+        raise NotFoundError(not_found) from None
+    return doc

@@ -11,8 +11,8 @@ from core.credentials import keyed_hash
 from core.logs import get_logger
 from core.signing import signed_query
 from graph.context import Context
-from graph.errors import NotFoundError, UserError
-from graph.ownership import owned_site
+from graph.errors import UserError
+from graph.ownership import on_owned_site, owned_site
 from graph.ranges import TimeRange
 from storage import privacy_requests
 from storage.database import Document
@@ -136,13 +136,8 @@ class PrivacyQuery:
         self, info: strawberry.Info[Context, None], id: strawberry.ID
     ) -> PrivacyRequest:
         doc = await privacy_requests.find_request(info.context.db, str(id))
-        if doc is None or doc.get("site_id") is None:
-            raise NotFoundError("No such privacy request.")
-        try:
-            await owned_site(info.context, doc["site_id"])
-        except NotFoundError:
-            raise NotFoundError("No such privacy request.") from None
-        return PrivacyRequest.from_document(doc)
+        owned = await on_owned_site(info.context, doc, "No such privacy request.")
+        return PrivacyRequest.from_document(owned)
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ import strawberry
 from core.replay_links import replay_path
 from graph.context import Context
 from graph.errors import NotFoundError
-from graph.ownership import owned_site
+from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from storage import session_search, sessions, visitors
 from storage.database import Document
@@ -222,13 +222,7 @@ class SessionQuery:
     @strawberry.field(description="One session, by its id.")
     async def session(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Session:
         doc = await sessions.find_by_id(info.context.db, str(id))
-        if doc is None:
-            raise NotFoundError(NO_SUCH_SESSION)
-        try:
-            await owned_site(info.context, doc["site_id"])
-        except NotFoundError:
-            raise NotFoundError(NO_SUCH_SESSION) from None
-        return Session.from_document(doc)
+        return Session.from_document(await on_owned_site(info.context, doc, NO_SUCH_SESSION))
 
     @strawberry.field(description="A visitor of a site, by the snippet's visitor id.")
     async def visitor(
