@@ -48,3 +48,12 @@ class TooManyAttemptsError(UserError):
 
 class ServiceUnavailableError(UserError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class QueryTimeoutError(UserError):
+    code = "QUERY_TIMEOUT"
+
+    def __init__(
+        self, message: str = "The query took too long; narrow the range or filters."
+    ) -> None:
+        super().__init__(message)

@@ -16,13 +16,13 @@ from time import monotonic
 from typing import Protocol, TypedDict
 
 import strawberry
-from pymongo.errors import ExecutionTimeout
+from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from core import funnels as core
 from core.funnels import DroppedUnit, EventType, MatchOp, Unit
 from core.replay_links import replay_path
 from graph.context import Context
-from graph.errors import NotFoundError, UserError
+from graph.errors import NotFoundError, QueryTimeoutError, UserError
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
@@ -440,9 +440,9 @@ async def compute(
             async for unit in stream:
                 accumulator.add(unit)
                 if monotonic() > deadline:
-                    raise UserError(TOO_LONG)
-    except ExecutionTimeout:
-        raise UserError(TOO_LONG) from None
+                    raise QueryTimeoutError(TOO_LONG)
+    except (ExecutionTimeout, NetworkTimeout):
+        raise QueryTimeoutError(TOO_LONG) from None
     return FunnelResult.of(accumulator.result(), options, site["_id"])
 
 

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 
 from graph.errors import UserError
+from graph.query_timeout import QueryTimeout
 
 CACHE_SIZE = 512
 
@@ -44,5 +45,6 @@ def extensions(limits: Limits) -> list[ExtensionFactory]:
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=CACHE_SIZE),
         partial(ValidationCache, maxsize=CACHE_SIZE),
+        QueryTimeout,
         partial(MaskErrors, should_mask_error=is_unexpected),
     ]

@@ -17,6 +17,7 @@ from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.privacy import PrivacyMutation, PrivacyQuery
+from graph.query_timeout import is_query_timeout
 from graph.sessions import SessionQuery
 from graph.sites import SiteMutation, SiteQuery
 
@@ -67,7 +68,9 @@ class SightlineSchema(strawberry.Schema):
     ) -> None:
         operation = execution_context.operation_name if execution_context else None
         for error in errors:
-            if is_unexpected(error):
+            if is_query_timeout(error):
+                log.warning("graphql.query_timeout", operation=operation, path=error.path)
+            elif is_unexpected(error):
                 log.error(
                     "graphql.unexpected_error",
                     operation=operation,

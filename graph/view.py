@@ -1,5 +1,6 @@
 """The GraphQL endpoint on Starlette, with Sightline's context."""
 
+import pymongo
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -8,6 +9,9 @@ from strawberry.schema import BaseSchema
 
 from graph.auth import authenticate
 from graph.context import Context, Resources
+
+# Finding the caller is two lookups by unique key; its own budget, apart from the query's.
+AUTHENTICATION_TIMEOUT_S = 5.0
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -26,7 +30,8 @@ class GraphQLView(GraphQL[Context, None]):
         assert isinstance(request, Request)
         assert isinstance(response, Response)
         resources: Resources = request.app.state.resources
-        auth = await authenticate(resources.db, request.headers.get("authorization"))
+        with pymongo.timeout(AUTHENTICATION_TIMEOUT_S):
+            auth = await authenticate(resources.db, request.headers.get("authorization"))
         return Context(
             resources=resources,
             request=request,

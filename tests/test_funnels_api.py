@@ -435,7 +435,9 @@ async def test_a_computation_over_its_time_budget_stops_with_a_message(
 ) -> None:
     await shop.session("s-converts", converts())
     monkeypatch.setattr("graph.funnels.COMPUTE_BUDGET_S", -1.0)
-    assert await shop.error(CHECKOUT) == (
+    body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
+    assert error_code(body) == "QUERY_TIMEOUT"
+    assert body["errors"][0]["message"] == (
         "The funnel took too long to compute; narrow the range or add filters."
     )
 
