@@ -40,6 +40,10 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("started_at", DESCENDING)],
             name="by_visitor",
         ),
+        # The compaction sweep, every minute: without it, a scan of every session.
+        IndexModel(
+            [("needs_compaction", ASCENDING), ("last_chunk_at", ASCENDING)], name="compaction"
+        ),
     ],
     "recording_parts": [
         IndexModel(

@@ -1,0 +1,117 @@
+"""The queries that run per request or per job, and the index each relies on.
+
+One catalog for three readers: `docs/scaling.md` lists it, `bench/explain.py`
+asks the server to plan each entry, and `tests/test_hot_query_indexes.py`
+checks that the named index in `storage.indexes` serves its equality fields,
+then its sort (or its range), so catalog and indexes cannot drift apart.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage.database import Document
+
+SITE = "6b0b91e55d5cf409b79cc124"
+T0, T1 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+DAY0, DAY1 = int(T0.timestamp() * 1000), int(T1.timestamp() * 1000)
+PRIMARY = "_id_"
+
+
+@dataclass(frozen=True)
+class HotQuery:
+    name: str
+    function: str
+    collection: str
+    index: str
+    equality: tuple[str, ...]
+    sort: tuple[tuple[str, int], ...] = ()
+    range: str | None = None
+    filter: Document = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def find(self) -> Document:
+        """The `find` command `explain` plans: the filter, the sort, one page."""
+        command: Document = {"find": self.collection, "filter": self.filter, "limit": 101}
+        if self.sort:
+            command["sort"] = dict(self.sort)
+        return command
+
+
+def _site(**rest: object) -> Document:
+    return {"site_id": SITE, **rest}
+
+
+HOT_QUERIES: list[HotQuery] = [
+    # Per request: the API.
+    HotQuery("caller by login token", "storage.auth_tokens.find_valid_token", "auth_tokens",
+             PRIMARY, ("_id",), filter={"_id": "hash", "expires_at": {"$gt": T0}}),
+    HotQuery("caller by API key", "storage.api_keys.find_by_hash", "api_keys",
+             "key_hash_unique", ("key_hash",), filter={"key_hash": "hash"}),
+    HotQuery("site of an ingest batch", "storage.sites.find_by_tracking_key", "sites",
+             "tracking_key_unique", ("tracking_key",),
+             filter={"tracking_key": "slk_x", "deleted_at": None},
+             note="cached in the API process (`storage.site_cache`)"),
+    HotQuery("ingest: chunk, session and visitor writes", "api.ingest.pipeline.store_batch",
+             "recording_chunks", PRIMARY, ("_id",), filter={"_id": f"{SITE}:s:0000000001"},
+             note="keyed `site:session[:seq]`, upserts by `_id`"),
+    HotQuery("sites of an account", "storage.sites.list_owned_sites", "sites", "account",
+             ("account_id",), (("_id", 1),), filter={"account_id": "a", "deleted_at": None}),
+    HotQuery("API keys of an account", "storage.api_keys.list_api_keys", "api_keys", "account",
+             ("account_id",), (("_id", 1),), filter={"account_id": "a"}),
+    HotQuery("sessions, newest first", "storage.session_search.search_sessions", "sessions",
+             "by_start", ("site_id",), (("started_at", -1), ("_id", -1)), filter=_site(),
+             note="filters other than the start time are checked on the index's documents"),
+    HotQuery("sessions, longest first", "storage.session_search.search_sessions", "sessions",
+             "by_duration", ("site_id",), (("duration_ms", -1), ("_id", -1)), filter=_site()),
+    HotQuery("sessions of a visitor", "storage.session_search.search_sessions", "sessions",
+             "by_visitor", ("site_id", "visitor_id"), (("started_at", -1),),
+             filter=_site(visitor_id="v"), note="the `_id` tie-break is sorted in memory"),
+    HotQuery("events, newest first", "storage.events.search_events", "events", "by_time",
+             ("site_id",), (("at", -1), ("_id", -1)), filter=_site()),
+    HotQuery("event counts per bucket", "storage.events.count_by_bucket", "events", "by_time",
+             ("site_id",), range="at", filter=_site(at={"$gte": T0, "$lt": T1})),
+    HotQuery("funnel: events per session", "storage.funnels.iter_units", "events",
+             "session_time", ("site_id",), (("session_id", 1), ("at", 1)),
+             filter=_site(kind={"$in": ["page_view", "click"]}, at={"$gte": T0, "$lt": T1}),
+             note="a range's whole stream; the `_id` tie-break is sorted in memory"),
+    HotQuery("funnel: events per visitor", "storage.funnels.iter_units", "events",
+             "visitor_time", ("site_id",), (("visitor_id", 1), ("at", 1)),
+             filter=_site(kind={"$in": ["page_view", "click"]}, at={"$gte": T0, "$lt": T1}),
+             note="as above"),
+    HotQuery("funnel: sessions for filters and breakdowns", "storage.funnels.iter_units",
+             "sessions", "by_start", ("site_id",), range="started_at",
+             filter=_site(started_at={"$lt": T1}, last_activity_at={"$gte": T0})),
+    HotQuery("saved funnels of a site", "storage.funnels.list_funnels", "funnels", "site",
+             ("site_id",), (("_id", 1),), filter=_site()),
+    HotQuery("heatmap of a page", "storage.heatmaps.read", "heatmap_rollups",
+             "page_day", ("site_id", "kind", "page"), range="day",
+             filter=_site(kind="click", page="shop.example/", day={"$gte": DAY0, "$lt": DAY1})),
+    HotQuery("privacy requests of a site", "storage.privacy_requests.list_for_site",
+             "privacy_requests", "site", ("site_id",), (("requested_at", -1),), filter=_site()),
+    # Per job: the workers.
+    HotQuery("session lease", "storage.claims.acquire", "claims", PRIMARY, ("_id",),
+             filter={"_id": f"session:{SITE}:s"}),
+    HotQuery("chunks of a session", "storage.recordings.session_chunks", "recording_chunks",
+             "session_seq", ("site_id", "session_id"), (("seq", 1),),
+             filter=_site(session_id="s", seq={"$gt": -1})),
+    HotQuery("parts of a session (replay)", "storage.parts.session_parts", "recording_parts",
+             "session_seq", ("site_id", "session_id"), (("first_seq", 1),),
+             filter=_site(session_id="s")),
+    HotQuery("events of a session to roll up", "storage.events.not_rolled_up", "events",
+             "by_session", ("site_id", "session_id", "kind"),
+             filter=_site(session_id="s", kind={"$in": ["click"]}, rolled_up={"$ne": True})),
+    HotQuery("outbox sweep (every minute)", "storage.recordings.unprocessed_sessions",
+             "recording_chunks", "outbox", ("processed",), range="received_at",
+             filter={"processed": False, "received_at": {"$lt": T1}}),
+    HotQuery("compaction sweep (every minute)", "storage.sessions.quiet_sessions", "sessions",
+             "compaction", ("needs_compaction",), range="last_chunk_at",
+             filter={"needs_compaction": True, "last_chunk_at": {"$lt": T1}}),
+    HotQuery("privacy sweep (every minute)", "storage.privacy_requests.stale_pending_ids",
+             "privacy_requests", "status", ("status",), range="requested_at",
+             filter={"status": "pending", "requested_at": {"$lt": T1}},
+             note="`status` is an `$in` of two values: two index ranges"),
+    HotQuery("sessions of a visitor (erasure, export)",
+             "storage.sessions.session_ids_of_visitor", "sessions", "by_visitor",
+             ("site_id", "visitor_id"), filter=_site(visitor_id="v")),
+]  # fmt: skip
