@@ -89,6 +89,8 @@ HOT_QUERIES: list[HotQuery] = [
              filter=_site(kind="click", page="shop.example/", day={"$gte": DAY0, "$lt": DAY1})),
     HotQuery("privacy requests of a site", "storage.privacy_requests.list_for_site",
              "privacy_requests", "site", ("site_id",), (("requested_at", -1),), filter=_site()),
+    HotQuery("export download: its slices", "storage.exports.slices", "exports",
+             "request_slices", ("request_id",), (("index", 1),), filter={"request_id": "r"}),
     # Per job: the workers.
     HotQuery("session lease", "storage.claims.acquire", "claims", PRIMARY, ("_id",),
              filter={"_id": f"session:{SITE}:s"}),

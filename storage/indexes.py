@@ -80,6 +80,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "funnels": [IndexModel([("site_id", ASCENDING), ("_id", ASCENDING)], name="site")],
+    # A download lists its slices: without it, a scan of every export's data.
+    "exports": [
+        IndexModel([("request_id", ASCENDING), ("index", ASCENDING)], name="request_slices")
+    ],
     "claims": [IndexModel([("until", ASCENDING)], name="until")],
     "visitors": [IndexModel([("site_id", ASCENDING), ("first_seen_at", DESCENDING)], name="site")],
     "privacy_requests": [
