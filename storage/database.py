@@ -1,5 +1,6 @@
 """The MongoDB client, its settings, and a liveness check."""
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pymongo
@@ -31,3 +32,14 @@ async def ping(db: Database, *, within_s: float = 2.0) -> None:
     """Raise a `pymongo.errors.PyMongoError` unless the server answers in time."""
     with pymongo.timeout(within_s):
         await db.command("ping")
+
+
+def time_limit(max_time_ms: int) -> AbstractContextManager[None]:
+    """At most `max_time_ms` for the block's commands, never past an enclosing budget.
+
+    Inside `pymongo.timeout` (every GraphQL operation runs in one) the driver
+    replaces a command's own `maxTimeMS` with the time left, so a per-query
+    limit tighter than the budget has to be a nested timeout: the nearer
+    deadline wins.
+    """
+    return pymongo.timeout(max_time_ms / 1000)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError
 
-from storage.database import Database, Document
+from storage.database import Database, Document, time_limit
 
 COLLECTION = "events"
 MAX_TIME_MS = 5000
@@ -117,10 +117,9 @@ async def search_events(
         query = {
             "$and": [query, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}]
         }
-    cursor = db[COLLECTION].find(
-        query, sort=[("at", -1), ("_id", -1)], limit=limit, max_time_ms=MAX_TIME_MS
-    )
-    return await cursor.to_list(None)
+    with time_limit(MAX_TIME_MS):
+        cursor = db[COLLECTION].find(query, sort=[("at", -1), ("_id", -1)], limit=limit)
+        return await cursor.to_list(None)
 
 
 async def count_by_bucket(
@@ -131,8 +130,9 @@ async def count_by_bucket(
         {"$match": build_query(site_id, f)},
         {"$group": {"_id": {"kind": "$kind", "bucket": f"${bucket}"}, "count": {"$sum": 1}}},
     ]
-    cursor = await db[COLLECTION].aggregate(pipeline, maxTimeMS=MAX_TIME_MS)
-    rows = [(r["_id"]["kind"], r["_id"]["bucket"], r["count"]) async for r in cursor]
+    with time_limit(MAX_TIME_MS):
+        cursor = await db[COLLECTION].aggregate(pipeline)
+        rows = [(r["_id"]["kind"], r["_id"]["bucket"], r["count"]) async for r in cursor]
     return sorted(rows, key=lambda row: (row[1], row[0]))
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from storage.database import Database, Document
+from storage.database import Database, Document, time_limit
 from storage.sessions import COLLECTION
 
 MAX_TIME_MS = 5000
@@ -119,14 +119,14 @@ async def search_sessions(
     if after is not None:
         query = {"$and": [query, _after(sort, descending, after)]}
     direction = -1 if descending else 1
-    cursor = db[COLLECTION].find(
-        query,
-        projection={"privacy_state": 0, "chunks": 0},
-        sort=[(sort.value, direction), ("_id", direction)],
-        limit=limit,
-        max_time_ms=MAX_TIME_MS,
-    )
-    return await cursor.to_list(None)
+    with time_limit(MAX_TIME_MS):
+        cursor = db[COLLECTION].find(
+            query,
+            projection={"privacy_state": 0, "chunks": 0},
+            sort=[(sort.value, direction), ("_id", direction)],
+            limit=limit,
+        )
+        return await cursor.to_list(None)
 
 
 def position_of(doc: Document, sort: SortKey) -> Position:
