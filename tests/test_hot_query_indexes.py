@@ -7,6 +7,7 @@ the definitions in `storage.indexes`, so neither can change without the other.
 """
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from storage.hot_queries import HOT_QUERIES, PRIMARY, HotQuery
 from storage.indexes import INDEXES
 
 Keys = list[tuple[str, int]]
+SCALING = Path(__file__).resolve().parent.parent / "docs" / "scaling.md"
 
 
 def _index_keys(collection: str, name: str) -> Keys:
@@ -66,3 +68,11 @@ def test_the_rule_refuses_an_index_that_does_not_serve() -> None:
         "x", "f", "sessions", "by_start", ("site_id",), (("started_at", 1), ("_id", -1))
     )
     assert not _serves(by_start, backwards)
+
+
+def test_the_scaling_guide_lists_every_hot_query_with_its_index() -> None:
+    rows = [line for line in SCALING.read_text().splitlines() if line.startswith("| ")]
+    for query in HOT_QUERIES:
+        row = next((r for r in rows if r.startswith(f"| {query.name} |")), None)
+        assert row is not None, f"docs/scaling.md has no row for {query.name}"
+        assert f"`{query.index}`" in row and f"`{query.collection}`" in row, row
