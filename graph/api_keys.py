@@ -13,6 +13,7 @@ from storage.database import Document
 
 MAX_NAME_LENGTH = 100
 MAX_KEYS_PER_ACCOUNT = 100
+MAX_SITES_PER_KEY = 1000  # as many as `sites` lists
 
 
 @strawberry.type(description="An API key; its secret is shown only when it is created.")
@@ -78,6 +79,8 @@ class ApiKeyMutation:
         if not scopes:
             raise UserError("Give the key at least one scope.")
         wanted = sorted({str(s) for s in site_ids}) if site_ids is not None else None
+        if wanted is not None and len(wanted) > MAX_SITES_PER_KEY:
+            raise UserError(f"A key can name at most {MAX_SITES_PER_KEY} sites.")
         if wanted is not None:
             owned = await sites.owned_site_ids(ctx.db, principal.account_id, wanted)
             if set(wanted) - owned:

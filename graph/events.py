@@ -83,7 +83,7 @@ class EventFilter:
 
     def to_storage(self) -> events.EventFilter:
         values = vars(self).copy()
-        values["kinds"] = [Kind(k).value for k in self.kinds] if self.kinds else None
+        values["kinds"] = sorted({Kind(k).value for k in self.kinds}) if self.kinds else None
         return events.EventFilter(**values)
 
 

@@ -31,7 +31,7 @@ from graph.pagination import MAX_PAGE_SIZE
 from graph.schema import build_schema, schema
 from storage.database import Database
 from storage.events import event_document
-from tests.accounts_helpers import create_key, create_site, data, sign_up
+from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.recording_helpers import shop_session
@@ -364,3 +364,29 @@ async def serve_schema(settings: Settings, probe: BaseSchema) -> AsyncIterator[h
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
+
+
+# Inputs cannot make a command large: variables are not counted by the token limit.
+
+EVENTS_OF_KINDS = (
+    "query($s: ID!, $k: [EventKind!]) { events(siteId: $s, filter: {kinds: $k}) { nodes { id } } }"
+)
+
+
+async def test_a_long_list_in_the_variables_does_not_reach_the_database(
+    settings: Settings, db: Database, redis: Redis
+) -> None:
+    async with serve(settings) as client:
+        token = await sign_up(client, "owner@example.com")
+        site_id = (await create_site(client, token))["id"]
+        with recording(settings.MONGODB_DATABASE) as commands:
+            repeated = {"s": site_id, "k": ["CLICK", "PAGE_VIEW"] * 5000}
+            data(await gql(client, EVENTS_OF_KINDS, repeated, token=token))
+            too_many = [f"{n:024x}" for n in range(1001)]
+            key = {"name": "k", "scopes": ["SITES_READ"], "siteIds": too_many}
+            refused = await gql(client, CREATE_KEY, key, token=token)
+    assert refused["errors"][0]["message"] == "A key can name at most 1000 sites."
+    events = [c for name, c in commands if name == "find" and c["find"] == "events"]
+    assert [c["filter"]["kind"] for c in events] == [{"$in": ["click", "page_view"]}]
+    site_lookups = [c["filter"] for name, c in commands if name == "find" and c["find"] == "sites"]
+    assert all(isinstance(f["_id"], str) for f in site_lookups), site_lookups
