@@ -30,7 +30,7 @@ class Limits:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our code that the client must not see."""
     original = error.original_error
-    return original is not None and not isinstance(original, UserError)
+    return original is not None and not isinstance(original, UserError | GraphQLError)
 
 
 ExtensionFactory = Callable[[], SchemaExtension]

@@ -15,6 +15,7 @@ from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
+from graph.errors import loggable_message
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.sessions import SessionQuery
@@ -75,7 +76,7 @@ class SightlineSchema(strawberry.Schema):
                     exc_info=error.original_error,
                 )
             else:
-                log.info("graphql.error", operation=operation, message=error.message)
+                log.info("graphql.error", operation=operation, message=loggable_message(error))
 
 
 def build_schema(
