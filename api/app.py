@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route(RRWEB_PATH, rrweb_js, methods=["GET"]),
             Route(RRWEB_CSS_PATH, rrweb_css, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestContextMiddleware), Middleware(SecurityHeadersMiddleware)],
+        # Security headers outermost, so the request middleware's own 500 carries them too.
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
     )
