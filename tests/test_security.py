@@ -1,7 +1,10 @@
 """Security review checks: credentials, signed links, CORS and what reaches the logs."""
 
+import asyncio
 import io
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +19,7 @@ from core.logs import configure_logging
 from core.replay_links import replay_path
 from core.signing import signed_query
 from graph.privacy import EXPORT_PURPOSE
+from scripts.local_services import free_port
 from storage.database import Database
 from tests.accounts_helpers import (
     LOG_IN,
@@ -320,3 +324,53 @@ def _preflight_headers(origin: str) -> dict[str, Any]:
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, content-type",
     }
+
+
+async def _wait_until_serving(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        assert process.poll() is None, "python -m api exited"
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("python -m api never answered /healthz")
+
+
+async def test_the_served_api_logs_no_query_string(
+    settings: Settings, db: Database, tmp_path: Any
+) -> None:
+    """`python -m api` as deployed: uvicorn's access log would print `?key=` and signatures."""
+    port = free_port()
+    env = os.environ | {
+        "MONGODB_URL": settings.mongodb_url,
+        "REDIS_URL": settings.redis_url,
+        "MONGODB_DATABASE": settings.MONGODB_DATABASE,
+        "SIGHTLINE_PORT": str(port),
+        "SIGHTLINE_SECRET_KEY": "s" * 40,
+        "SIGHTLINE_LOG_LEVEL": "DEBUG",
+    }
+    log_path = tmp_path / "api.log"
+    with log_path.open("w") as output:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "api"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    secrets = ["slk_QueryStringKeyValue123", "f" * 64]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await _wait_until_serving(client, process)
+            preflight = await client.options(
+                f"/ingest?key={secrets[0]}",
+                headers={"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"},
+            )
+            assert preflight.status_code == 403
+            replay = await client.get(f"/replay/abc?expires=4102444800&signature={secrets[1]}")
+            assert replay.status_code == 403
+    finally:
+        process.terminate()
+        process.wait(30)
+    logged = log_path.read_text()
+    assert '"path": "/ingest"' in logged, logged
+    assert '"path": "/replay/abc"' in logged
+    assert [secret for secret in secrets if secret in logged] == []
