@@ -12,10 +12,10 @@ from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
+from graph.errors import loggable_message
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
-from graph.errors import loggable_message
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.sessions import SessionQuery

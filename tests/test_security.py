@@ -4,7 +4,6 @@ import asyncio
 import io
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from core.config import LogFormat, Settings
+from api.cors import parse_origins
+from core.config import ConfigError, LogFormat, Settings, load_settings
 from core.logs import configure_logging
 from core.replay_links import replay_path
 from core.signing import signed_query
@@ -24,13 +24,13 @@ from storage.database import Database
 from tests.accounts_helpers import (
     LOG_IN,
     PASSWORD,
-    SIGN_UP,
     create_key,
     create_site,
     data,
     error_code,
     sign_up,
 )
+from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.workers_helpers import run_worker_burst
@@ -99,7 +99,7 @@ async def _every_credentialed_operation(
     client: httpx.AsyncClient, settings: Settings, secrets: list[str]
 ) -> None:
     """Sign up, log in (right and wrong), use a key, ingest, replay, export; note each secret."""
-    wrong_password = "not the password at all"  # noqa: S105
+    wrong_password = "not the password at all"
     secrets += [PASSWORD, wrong_password]
     token = await sign_up(client, "logs@example.com")
     failed = await gql(client, LOG_IN, {"email": "logs@example.com", "password": wrong_password})
@@ -326,9 +326,71 @@ def _preflight_headers(origin: str) -> dict[str, Any]:
     }
 
 
-async def _wait_until_serving(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+DASHBOARD = "https://app.example"
+
+
+async def test_graphql_cors_answers_exactly_the_configured_origins(
+    settings: Settings, db: Database, redis: Redis
+) -> None:
+    configured = settings.model_copy(
+        update={"SIGHTLINE_CORS_ORIGINS": f"{DASHBOARD}, http://localhost:3000"}
+    )
+    async with serve(configured) as client:
+        preflight = await client.options("/graphql", headers=_preflight_headers(DASHBOARD))
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == DASHBOARD
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        token = await sign_up(client, "dash@example.com")
+        answer = await client.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"Origin": DASHBOARD, "Authorization": f"Bearer {token}"},
+        )
+        assert answer.json()["data"]["viewer"]["id"]
+        assert answer.headers["access-control-allow-origin"] == DASHBOARD
+        assert "x-request-id" in answer.headers["access-control-expose-headers"].lower()
+        for origin in (FOREIGN_ORIGIN, "null", f"{DASHBOARD}.evil.example", "http://app.example"):
+            refused = await client.options("/graphql", headers=_preflight_headers(origin))
+            assert "access-control-allow-origin" not in refused.headers, origin
+            simple = await client.post(
+                "/graphql", json={"query": VIEWER}, headers={"Origin": origin}
+            )
+            assert "access-control-allow-origin" not in simple.headers, origin
+        for response in (preflight, answer):
+            assert "access-control-allow-credentials" not in response.headers
+            assert response.headers["vary"].lower().startswith("origin")
+
+
+async def test_dashboard_cors_covers_replay_links_but_not_ingest_or_health(
+    settings: Settings, db: Database, redis: Redis
+) -> None:
+    configured = settings.model_copy(update={"SIGHTLINE_CORS_ORIGINS": DASHBOARD})
+    async with serve(configured) as client:
+        replay = await client.get(
+            replay_path(settings.secret_key, "s"), headers={"Origin": DASHBOARD}
+        )
+        assert replay.status_code == 404
+        assert replay.headers["access-control-allow-origin"] == DASHBOARD
+        health = await client.get("/healthz", headers={"Origin": DASHBOARD})
+        assert "access-control-allow-origin" not in health.headers
+        ingest = await client.options("/ingest?key=slk_x", headers=_preflight_headers(DASHBOARD))
+        assert ingest.status_code == 403
+        assert "access-control-allow-origin" not in ingest.headers
+
+
+@pytest.mark.parametrize(
+    "value", ["*", "https://*.example", "app.example", "https://app.example/path", "null"]
+)
+def test_cors_origins_must_be_exact_origins(settings: Settings, value: str) -> None:
+    with pytest.raises(ConfigError, match="SIGHTLINE_CORS_ORIGINS"):
+        load_settings(settings.model_dump(mode="json") | {"SIGHTLINE_CORS_ORIGINS": value})
+
+
+async def _wait_until_serving(
+    client: httpx.AsyncClient, process: asyncio.subprocess.Process
+) -> None:
     for _ in range(300):
-        assert process.poll() is None, "python -m api exited"
+        assert process.returncode is None, "python -m api exited"
         try:
             if (await client.get("/healthz")).status_code == 200:
                 return
@@ -353,8 +415,8 @@ async def test_the_served_api_logs_no_query_string(
     }
     log_path = tmp_path / "api.log"
     with log_path.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "api"], env=env, stdout=output, stderr=subprocess.STDOUT
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api", env=env, stdout=output, stderr=asyncio.subprocess.STDOUT
         )
     secrets = ["slk_QueryStringKeyValue123", "f" * 64]
     try:
@@ -369,8 +431,17 @@ async def test_the_served_api_logs_no_query_string(
             assert replay.status_code == 403
     finally:
         process.terminate()
-        process.wait(30)
+        await asyncio.wait_for(process.wait(), 30)
     logged = log_path.read_text()
     assert '"path": "/ingest"' in logged, logged
     assert '"path": "/replay/abc"' in logged
     assert [secret for secret in secrets if secret in logged] == []
+
+
+def test_cors_origins_accept_a_list_of_origins(settings: Settings) -> None:
+    value = " https://app.example, http://localhost:3000/ "
+    loaded = load_settings(settings.model_dump(mode="json") | {"SIGHTLINE_CORS_ORIGINS": value})
+    assert parse_origins(loaded.SIGHTLINE_CORS_ORIGINS) == [
+        "https://app.example",
+        "http://localhost:3000",
+    ]
