@@ -20,6 +20,7 @@ from core.replay_links import replay_path
 from core.signing import signed_query
 from graph.privacy import EXPORT_PURPOSE
 from scripts.local_services import free_port
+from storage import api_keys
 from storage.database import Database
 from tests.accounts_helpers import (
     LOG_IN,
@@ -445,3 +446,30 @@ def test_cors_origins_accept_a_list_of_origins(settings: Settings) -> None:
         "https://app.example",
         "http://localhost:3000",
     ]
+
+
+async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_account(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await sign_up(client, "half@example.com")
+    await create_site(client, token)
+    key = await create_key(client, token, ["SITES_READ"])
+    delete = "mutation($p: String!) { deleteAccount(password: $p) { id } }"
+
+    async def storage_fails(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("storage failed while revoking the keys")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(api_keys, "delete_account_keys", storage_fails)
+        failed = await gql(client, delete, {"p": PASSWORD}, token=token)
+    assert failed["errors"][0]["message"] == "Unexpected error."
+
+    sites_seen = await gql(client, "{ sites { id } }", token=key["secret"])
+    account_left = await db["accounts"].count_documents({})
+    assert account_left == 1 or error_code(sites_seen) == "UNAUTHENTICATED"
+    assert account_left == 1, "credentials go first, so a retry is possible"
+    again = data(await gql(client, LOG_IN, {"email": "half@example.com", "password": PASSWORD}))
+    data(await gql(client, delete, {"p": PASSWORD}, token=again["logIn"]["token"]))
+    assert error_code(await gql(client, "{ sites { id } }", token=key["secret"])) == (
+        "UNAUTHENTICATED"
+    )
