@@ -11,14 +11,19 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry
+from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
+from api.app import create_app
 from api.cors import parse_origins
 from core.config import ConfigError, LogFormat, Settings, load_settings
 from core.logs import configure_logging
 from core.replay_links import replay_path
 from core.signing import signed_query
+from graph.access import ANYONE
 from graph.privacy import EXPORT_PURPOSE
+from graph.schema import build_schema
 from scripts.local_services import free_port
 from storage import api_keys
 from storage.database import Database
@@ -473,3 +478,33 @@ async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_acco
     assert error_code(await gql(client, "{ sites { id } }", token=key["secret"])) == (
         "UNAUTHENTICATED"
     )
+
+
+@strawberry.type
+class LeakyQuery:
+    @strawberry.field
+    def name(self) -> str:
+        return {"password_hash": "$argon2id$v=19$secret"}  # type: ignore[return-value]
+
+    @strawberry.field
+    def echo(self, word: str) -> str:
+        return word
+
+
+async def test_request_errors_reach_the_client_but_execution_errors_stay_masked(
+    settings: Settings,
+) -> None:
+    schema = build_schema(
+        query=LeakyQuery,
+        mutation=None,
+        extra_rules={"Query.name": ANYONE, "Query.echo": ANYONE},
+    )
+    app = create_app(settings, schema=schema)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            leaky = await gql(client, "{ name }")
+            mistyped = await gql(client, "query($w: String!) { echo(word: $w) }", {"w": [1]})
+    assert leaky["errors"][0]["message"] == "Unexpected error."
+    assert "argon2" not in str(leaky)
+    assert "String cannot represent a non string value" in mistyped["errors"][0]["message"]
