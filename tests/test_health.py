@@ -68,6 +68,7 @@ def _assert_security_headers(name: str, response: httpx.Response) -> None:
         assert response.headers.get(header) == value, (name, header, response.headers)
     assert response.headers.get("content-security-policy") == LOCKED_DOWN_CSP, name
     assert "cache-control" in response.headers, name
+    assert "set-cookie" not in response.headers, name  # bearer headers only, never cookies
 
 
 async def _answers_of_every_kind(
