@@ -7,8 +7,6 @@ to "Unexpected error." and logged with its trace on the server.
 
 from typing import ClassVar
 
-from graphql import GraphQLError
-
 
 class UserError(Exception):
     code: ClassVar[str] = "BAD_REQUEST"
@@ -50,15 +48,3 @@ class TooManyAttemptsError(UserError):
 
 class ServiceUnavailableError(UserError):
     code = "SERVICE_UNAVAILABLE"
-
-
-def loggable_message(error: GraphQLError) -> str:
-    """What the log may keep of an error the client sees.
-
-    Our own messages never quote secrets; GraphQL's parsing and validation
-    messages quote the request's values (a mistyped password variable, say).
-    """
-    if isinstance(error.original_error, UserError):
-        return error.message
-    where = ", ".join(f"{loc.line}:{loc.column}" for loc in error.locations or [])
-    return f"GraphQL refused the request (at {where or 'no location'}; message not logged)"

@@ -12,7 +12,7 @@ from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
-from graph.errors import loggable_message
+from graph.error_log import loggable_message
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
