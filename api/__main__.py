@@ -21,6 +21,7 @@ def main() -> int:
         host=settings.SIGHTLINE_HOST,
         port=settings.SIGHTLINE_PORT,
         log_config=None,
+        access_log=False,  # it prints query strings (?key=, signatures); see api.middleware
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=10,

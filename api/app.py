@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
+from api.cors import DashboardCORSMiddleware, parse_origins
 from api.exports import download_export
 from api.health import healthz
 from api.heatmap_png import heatmap_png
@@ -84,6 +85,11 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route(RRWEB_PATH, rrweb_js, methods=["GET"]),
             Route(RRWEB_CSS_PATH, rrweb_css, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestContextMiddleware), Middleware(SecurityHeadersMiddleware)],
+        # Security headers outermost, so the request middleware's own 500 carries them too.
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(RequestContextMiddleware),
+            Middleware(DashboardCORSMiddleware, parse_origins(settings.SIGHTLINE_CORS_ORIGINS)),
+        ],
         lifespan=lifespan,
     )

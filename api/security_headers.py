@@ -4,7 +4,8 @@ Responses are JSON, images or scripts meant to be fetched, never pages to frame
 or sniff, so they forbid framing and MIME sniffing and send no referrer. JSON
 and images also get a Content-Security-Policy that allows nothing; HTML
 (GraphiQL, in development only) is left without one, since it loads its own
-scripts. A header a route already set is kept.
+scripts. Responses are not cached (they can hold tokens or personal data) unless
+the route says otherwise. A header a route already set is kept.
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ ALWAYS = {
     b"cross-origin-opener-policy": b"same-origin",
 }
 LOCKED_DOWN_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DEFAULT_CACHE_CONTROL = b"no-store"
 
 
 def _headers(existing: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -24,6 +26,8 @@ def _headers(existing: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     added = [(k, v) for k, v in ALWAYS.items() if k not in present]
     if b"content-security-policy" not in present and not content_type.startswith(b"text/html"):
         added.append((b"content-security-policy", LOCKED_DOWN_CSP))
+    if b"cache-control" not in present:
+        added.append((b"cache-control", DEFAULT_CACHE_CONTROL))
     return [*existing, *added]
 
 

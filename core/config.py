@@ -17,6 +17,8 @@ MongoUrl = Annotated[MultiHostUrl, UrlConstraints(allowed_schemes=["mongodb", "m
 RedisUrl = Annotated[Url, UrlConstraints(allowed_schemes=["redis", "rediss", "unix"])]
 
 
+_ORIGIN = r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?"
+_ORIGINS = rf"^\s*({_ORIGIN}(\s*,\s*{_ORIGIN})*)?\s*$"  # exact origins, comma-separated; no *
 _DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
 
 
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
 
     SIGHTLINE_SECRET_KEY: str | None = Field(default=None, min_length=32)
     SIGHTLINE_SESSION_TTL_HOURS: int = Field(default=24 * 30, ge=1, le=24 * 365)
+    SIGHTLINE_CORS_ORIGINS: str = Field(default="", pattern=_ORIGINS)
 
     SIGHTLINE_LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
     SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(default=50, ge=1, le=100_000)

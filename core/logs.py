@@ -51,6 +51,8 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # pymongo's DEBUG records hold whole commands: recordings, tracking keys, credential hashes.
+    logging.getLogger("pymongo").setLevel(max(logging.INFO, root.level))
     # uvicorn's access log is replaced by the request log of api.middleware.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error", "arq"):

@@ -200,6 +200,10 @@ class AccountMutation:
         account = await _current_account(ctx, ctx.principal)
         await _verify_password(ctx, account, password)
         account_id = account["_id"]
+        # Credentials first: a failure part-way leaves an account one can sign in to and
+        # delete again, never a deleted account whose key still reads its sites.
+        await auth_tokens.revoke_all_tokens(ctx.db, account_id)
+        await api_keys.delete_account_keys(ctx.db, account_id)
         subject = keyed_hash(ctx.resources.settings.secret_key, f"account:{account_id}")
         request = await privacy_requests.create_request(
             ctx.db,
@@ -209,7 +213,5 @@ class AccountMutation:
             parameters={"account_id": account_id},
         )
         await accounts.delete_account(ctx.db, account_id)
-        await auth_tokens.revoke_all_tokens(ctx.db, account_id)
-        await api_keys.delete_account_keys(ctx.db, account_id)
         await enqueue_privacy_request(ctx, request["_id"])
         return PrivacyRequest.from_document(request)

@@ -29,9 +29,15 @@ class Limits:
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors raised by our code that the client must not see."""
+    """True for errors raised by our code that the client must not see.
+
+    GraphQL's own errors about the request (a variable of the wrong type) come
+    before execution and have no path; they are for the client. Those during
+    execution (a resolver's value the schema cannot serialize) are bugs.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, UserError)
+    about_the_request = isinstance(original, GraphQLError) and error.path is None
+    return original is not None and not isinstance(original, UserError) and not about_the_request
 
 
 ExtensionFactory = Callable[[], SchemaExtension]

@@ -12,6 +12,7 @@ from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
+from graph.error_log import loggable_message
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
@@ -78,7 +79,7 @@ class SightlineSchema(strawberry.Schema):
                     exc_info=error.original_error,
                 )
             else:
-                log.info("graphql.error", operation=operation, message=error.message)
+                log.info("graphql.error", operation=operation, message=loggable_message(error))
 
 
 def build_schema(

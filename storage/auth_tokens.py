@@ -12,6 +12,9 @@ async def create_token(
 ) -> datetime:
     now = datetime.now(UTC)
     expires_at = now + lifetime
+    # Expiry is checked on every lookup; this only keeps dead tokens from piling up where no
+    # TTL monitor runs (FerretDB).
+    await db[COLLECTION].delete_many({"account_id": account_id, "expires_at": {"$lte": now}})
     await db[COLLECTION].insert_one(
         {"_id": token_hash, "account_id": account_id, "created_at": now, "expires_at": expires_at}
     )

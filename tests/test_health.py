@@ -3,7 +3,13 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from core.config import Settings
+from core.replay_links import replay_path
+from core.signing import signed_query
+from graph.privacy import EXPORT_PURPOSE
 from scripts.local_services import Service
+from tests.accounts_helpers import PASSWORD, SIGN_UP, create_site, data, sign_up
+from tests.graphql_client import gql
+from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 
 
 async def test_healthz_reports_both_services_up(client: httpx.AsyncClient) -> None:
@@ -48,21 +54,141 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert len(unsafe.headers["x-request-id"]) == 32
 
 
-async def test_api_responses_carry_security_headers(client: httpx.AsyncClient) -> None:
-    for response in (
-        await client.get("/healthz"),
-        await client.post("/graphql", json={"query": "{ apiVersion }"}),
-    ):
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["x-frame-options"] == "DENY"
-        assert response.headers["referrer-policy"] == "no-referrer"
-        assert (
-            response.headers["content-security-policy"]
-            == "default-src 'none'; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+}
+LOCKED_DOWN_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _assert_security_headers(name: str, response: httpx.Response) -> None:
+    for header, value in SECURITY_HEADERS.items():
+        assert response.headers.get(header) == value, (name, header, response.headers)
+    assert response.headers.get("content-security-policy") == LOCKED_DOWN_CSP, name
+    assert "cache-control" in response.headers, name
+    assert "set-cookie" not in response.headers, name  # bearer headers only, never cookies
+
+
+async def _answers_of_every_kind(
+    client: httpx.AsyncClient, settings: Settings
+) -> list[tuple[str, int, httpx.Response]]:
+    """(what, expected status, response) for each kind of answer the API gives."""
+    token = await sign_up(client, "headers@example.com")
+    site = await create_site(client, token, domains=[SHOP_DOMAIN])
+    key = site["trackingKey"]
+    preflight = {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"}
+    auth = {"Authorization": f"Bearer {token}"}
+    ingested = await post_batch(client, batch_body(key, shop_events()[:30]))
+    replay = data(
+        await gql(
+            client,
+            "query($s: ID!) { sessions(siteId: $s) { nodes { replayUrl } } }",
+            {"s": site["id"]},
+            token=token,
         )
+    )["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
+    no_export = signed_query(settings.secret_key, EXPORT_PURPOSE, "no-such-export", 60)
+    snippet = await client.get("/sightline.js")
+    return [
+        ("healthz", 200, await client.get("/healthz")),
+        ("graphql", 200, await client.post("/graphql", json={"query": "{ apiVersion }"})),
+        ("graphql error", 200, await client.post("/graphql", json={"query": "{ viewer { id } }"})),
+        (
+            "graphql bad json",
+            400,
+            await client.post(
+                "/graphql", content=b"{", headers={"Content-Type": "application/json"}
+            ),
+        ),
+        ("ingest", 200, ingested),
+        ("ingest refused", 400, await post_batch(client, b"[]")),
+        (
+            "ingest origin",
+            403,
+            await post_batch(
+                client, batch_body(key, shop_events()[:2]), origin="https://x.example"
+            ),
+        ),
+        ("ingest preflight", 204, await client.options(f"/ingest?key={key}", headers=preflight)),
+        ("replay", 200, await client.get(replay)),
+        ("replay forged", 403, await client.get(replay[:-4] + "0000")),
+        ("export missing", 404, await client.get(f"/exports/no-such-export?{no_export}")),
+        ("export forged", 403, await client.get("/exports/x?expires=1&signature=0")),
+        (
+            "heatmap png",
+            200,
+            await client.get(f"/heatmaps/{site['id']}.png?url=/shop.html", headers=auth),
+        ),
+        (
+            "heatmap bad parameter",
+            400,
+            await client.get(f"/heatmaps/{site['id']}.png", headers=auth),
+        ),
+        ("heatmap anonymous", 401, await client.get(f"/heatmaps/{site['id']}.png")),
+        ("snippet", 200, snippet),
+        (
+            "snippet revalidated",
+            304,
+            await client.get("/sightline.js", headers={"If-None-Match": snippet.headers["etag"]}),
+        ),
+        ("rrweb", 200, await client.get("/static/vendor/rrweb-2.2.2.min.js")),
+        ("rrweb css", 200, await client.get("/static/vendor/rrweb-2.2.2.min.css")),
+        ("unknown path", 404, await client.get("/nothing-here")),
+        ("wrong method", 405, await client.delete("/healthz")),
+    ]
+
+
+async def test_every_kind_of_response_carries_security_headers(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    answers = await _answers_of_every_kind(client, settings)
+    for name, status, response in answers:
+        assert response.status_code == status, (name, response.text)
+        _assert_security_headers(name, response)
+
+
+async def test_graphql_responses_are_never_cached(client: httpx.AsyncClient) -> None:
+    signed_up = await client.post(
+        "/graphql",
+        json={
+            "query": SIGN_UP,
+            "variables": {"email": "c@example.com", "password": PASSWORD, "name": "C"},
+        },
+    )
+    assert signed_up.json()["data"]["signUp"]["token"]
+    assert signed_up.headers["cache-control"] == "no-store"
+
+
+async def test_a_crash_answers_500_with_security_headers(
+    settings: Settings, own_mongodb: Service
+) -> None:
+    settings = settings.model_copy(update={"MONGODB_URL": own_mongodb.url})
+    app = create_app(settings)
+    async with LifespanManager(app):
+        own_mongodb.stop()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            crashed = await client.get(replay_path(settings.secret_key, "any-session"))
+    assert crashed.status_code == 500
+    assert crashed.json()["error"] == "internal_error"
+    _assert_security_headers("500", crashed)
+
+
+async def test_graphiql_page_keeps_its_scripts_but_not_framing(client: httpx.AsyncClient) -> None:
     graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert graphiql.status_code == 200
     assert "content-security-policy" not in graphiql.headers
     assert graphiql.headers["x-frame-options"] == "DENY"
-    snippet = await client.get("/sightline.js")
-    assert snippet.headers["access-control-allow-origin"] == "*"
-    assert snippet.headers["x-content-type-options"] == "nosniff"
+    assert graphiql.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_snippet_is_served_to_every_origin_without_credentials(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/sightline.js", "/static/vendor/rrweb-2.2.2.min.js"):
+        response = await client.get(path, headers={"Origin": "https://any.example"})
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+        assert response.headers["cross-origin-resource-policy"] == "cross-origin"
