@@ -22,9 +22,12 @@ async def create_token(
 
 
 async def find_valid_token(db: Database, token_hash: str) -> Document | None:
-    return await db[COLLECTION].find_one(
-        {"_id": token_hash, "expires_at": {"$gt": datetime.now(UTC)}}
-    )
+    # `_id` alone, the expiry checked here: FerretDB pushes down nothing else and would
+    # scan every token on each authenticated request.
+    token = await db[COLLECTION].find_one({"_id": token_hash})
+    if token is None or token["expires_at"] <= datetime.now(UTC):
+        return None
+    return token
 
 
 async def revoke_token(db: Database, token_hash: str) -> None:

@@ -45,7 +45,7 @@ def _site(**rest: object) -> Document:
 HOT_QUERIES: list[HotQuery] = [
     # Per request: the API.
     HotQuery("caller by login token", "storage.auth_tokens.find_valid_token", "auth_tokens",
-             PRIMARY, ("_id",), filter={"_id": "hash", "expires_at": {"$gt": T0}}),
+             PRIMARY, ("_id",), filter={"_id": "hash"}),
     HotQuery("caller by API key", "storage.api_keys.find_by_hash", "api_keys",
              "key_hash_unique", ("key_hash",), filter={"key_hash": "hash"}),
     HotQuery("site of an ingest batch", "storage.sites.find_by_tracking_key", "sites",
