@@ -6,6 +6,7 @@ from functools import partial
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -25,6 +26,7 @@ class Limits:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 15
+    introspection: bool = True
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -38,7 +40,9 @@ ExtensionFactory = Callable[[], SchemaExtension]
 
 def extensions(limits: Limits) -> list[ExtensionFactory]:
     """Factories, so that each request gets fresh extension instances."""
+    introspection: list[ExtensionFactory] = [] if limits.introspection else [DisableIntrospection]
     return [
+        *introspection,
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),

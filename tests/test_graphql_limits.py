@@ -14,6 +14,7 @@ from graph.access import ANYONE
 from graph.errors import UserError
 from graph.limits import Limits
 from graph.schema import build_schema
+from tests.conftest import serve
 from tests.graphql_client import gql
 
 
@@ -131,3 +132,148 @@ async def test_graphiql_is_off_in_production(settings: Settings) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 404 or "graphiql" not in response.text.lower()
+
+
+def _production(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"SIGHTLINE_ENV": "production", **changes})
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+TYPE_QUERY = '{ __type(name: "Site") { name } }'
+
+
+@pytest.mark.parametrize("query", [INTROSPECTION, TYPE_QUERY])
+async def test_introspection_is_refused_in_production(settings: Settings, query: str) -> None:
+    async with serve(_production(settings)) as client:
+        body = await gql(client, query)
+        typename = await gql(client, "{ __typename apiVersion }")
+    assert body.get("data") is None
+    assert "introspection has been disabled" in body["errors"][0]["message"]
+    assert typename == {"data": {"__typename": "Query", "apiVersion": "1"}}
+
+
+async def test_introspection_answers_in_development(client: httpx.AsyncClient) -> None:
+    body = await gql(client, INTROSPECTION)
+    assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+async def test_introspection_can_be_turned_on_in_production(settings: Settings) -> None:
+    async with serve(_production(settings, SIGHTLINE_GRAPHQL_INTROSPECTION=True)) as client:
+        body = await gql(client, INTROSPECTION)
+    assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+async def test_introspection_can_be_turned_off_in_development(settings: Settings) -> None:
+    changes = {"SIGHTLINE_GRAPHQL_INTROSPECTION": False}
+    async with serve(settings.model_copy(update=changes)) as client:
+        body = await gql(client, TYPE_QUERY)
+    assert "introspection has been disabled" in body["errors"][0]["message"]
+
+
+# fmt: off
+JSON = {"Content-Type": "application/json"}
+ONE = b'{"query": "{ apiVersion }"}'
+
+BAD_REQUESTS = {
+    "batch": ("POST", b'[{"query": "{ apiVersion }"}, {"query": "{ apiVersion }"}]', JSON,
+              "Batched operations are not supported"),
+    "string body": ("POST", b'"{ apiVersion }"', JSON, "must be one JSON object"),
+    "number body": ("POST", b"42", JSON, "must be one JSON object"),
+    "null body": ("POST", b"null", JSON, "must be one JSON object"),
+    "not utf-8": ("POST", b'{"query": "\xff"}', JSON, "not valid UTF-8"),
+    "not json": ("POST", b"{query", JSON, "not valid JSON"),
+    "empty body": ("POST", b"", JSON, "not valid JSON"),
+    "text/plain": ("POST", ONE, {"Content-Type": "text/plain"}, "Content-Type: application/json"),
+    "no content type": ("POST", ONE, {}, "Content-Type: application/json"),
+    "form": ("POST", b"query=%7BapiVersion%7D",
+             {"Content-Type": "application/x-www-form-urlencoded"}, "application/json"),
+    "missing query": ("POST", b"{}", JSON, "No GraphQL query found"),
+    "query not a string": ("POST", b'{"query": 1}', JSON, "`query` must be a string"),
+    "variables not an object": ("POST", b'{"query": "{ apiVersion }", "variables": [1]}', JSON,
+                                "`variables` must be an object"),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+async def test_unusable_requests_get_a_clear_400(
+    client: httpx.AsyncClient, case: tuple[str, bytes, dict[str, str], str]
+) -> None:
+    method, content, headers, message = case
+    response = await client.request(method, "/graphql", content=content, headers=headers)
+    assert response.status_code == 400
+    assert message in response.json()["errors"][0]["message"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_batch_runs_none_of_its_operations(client: httpx.AsyncClient) -> None:
+    batch = [
+        {
+            "query": 'mutation { signUp(email: "b@x.io", password: "long enough pw", name: "B")'
+            " { token } }"
+        }
+    ] * 2
+    response = await client.post("/graphql", json=batch)
+    assert response.status_code == 400
+    body = await gql(client, "{ __typename }")
+    login = await gql(
+        client, 'mutation { logIn(email: "b@x.io", password: "long enough pw") { token } }'
+    )
+    assert body == {"data": {"__typename": "Query"}}
+    assert login["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("operation", ["{ apiVersion }", "mutation { logOut }"])
+async def test_get_runs_no_operation(client: httpx.AsyncClient, operation: str) -> None:
+    response = await client.get("/graphql", params={"query": operation})
+    assert response.status_code == 400
+    assert "POST" in response.json()["errors"][0]["message"]
+
+
+async def test_other_methods_are_refused(client: httpx.AsyncClient) -> None:
+    response = await client.put("/graphql", content=ONE, headers=JSON)
+    assert response.status_code == 405
+    assert "POST" in response.json()["errors"][0]["message"]
+
+
+async def test_an_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> None:
+    variables = {"name": "x" * 2**20}
+    response = await client.post(
+        "/graphql", json={"query": "query($name: String) { apiVersion }", "variables": variables}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["message"] == (
+        "The request body is larger than the limit of 1048576 bytes."
+    )
+
+
+async def test_an_oversized_body_without_length_is_refused_while_read(
+    client: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ apiVersion }", "variables": {"x": "'
+        for _ in range(40):
+            yield b"y" * 32_768
+        yield b'"}}'
+
+    response = await client.post("/graphql", content=chunks(), headers=JSON)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+
+
+async def test_a_body_under_the_limit_is_served(settings: Settings) -> None:
+    small = settings.model_copy(update={"SIGHTLINE_GRAPHQL_MAX_BODY_BYTES": 2048})
+    padding = " " * 1900
+    async with serve(small) as client:
+        ok = await client.post(
+            "/graphql",
+            content=b'{"query": "{ apiVersion }"' + padding.encode() + b"}",
+            headers=JSON,
+        )
+        too_big = await client.post(
+            "/graphql",
+            content=b'{"query": "{ apiVersion }"' + padding.encode() * 2 + b"}",
+            headers=JSON,
+        )
+    assert ok.json() == {"data": {"apiVersion": "1"}}
+    assert too_big.status_code == 413
