@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -30,9 +31,15 @@ class Limits:
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors raised by our code that the client must not see."""
+    """True for errors raised by our code that the client must not see.
+
+    A variable that does not coerce to its scalar (a malformed `DateTime`) is
+    the client's error, like a `UserError`.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, UserError)
+    return original is not None and not isinstance(
+        original, UserError | StrawberryInputCoercionError
+    )
 
 
 ExtensionFactory = Callable[[], SchemaExtension]

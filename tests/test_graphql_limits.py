@@ -14,6 +14,7 @@ from graph.access import ANYONE
 from graph.errors import UserError
 from graph.limits import Limits
 from graph.schema import build_schema
+from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.graphql_client import gql
 
@@ -277,3 +278,45 @@ async def test_a_body_under_the_limit_is_served(settings: Settings) -> None:
         )
     assert ok.json() == {"data": {"apiVersion": "1"}}
     assert too_big.status_code == 413
+
+
+EVENT_COUNTS = """
+query($site: ID!, $start: DateTime!, $end: DateTime!) {
+  eventCounts(siteId: $site, range: {start: $start, end: $end}) { count }
+}"""
+SESSIONS_AFTER = """
+query($site: ID!, $after: DateTime!) {
+  sessions(siteId: $site, filter: {startedAfter: $after}) { nodes { id } }
+}"""
+
+
+async def test_a_range_may_mix_times_with_and_without_offset(client: httpx.AsyncClient) -> None:
+    token = await sign_up(client, "mixed@example.com")
+    site = await create_site(client, token)
+    variables = {"site": site["id"], "start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00Z"}
+    body = await gql(client, EVENT_COUNTS, variables, token=token)
+    assert body == {"data": {"eventCounts": []}}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_time_outside_the_calendar_in_utc_is_refused(
+    client: httpx.AsyncClient, moment: str
+) -> None:
+    token = await sign_up(client, "edge@example.com")
+    site = await create_site(client, token)
+    body = await gql(client, SESSIONS_AFTER, {"site": site["id"], "after": moment}, token=token)
+    message = body["errors"][0]["message"]
+    assert "It falls outside the years 1 to 9999 in UTC." in message
+    assert moment in message
+
+
+async def test_a_malformed_datetime_variable_is_the_callers_error(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await sign_up(client, "malformed@example.com")
+    site = await create_site(client, token)
+    body = await gql(
+        client, SESSIONS_AFTER, {"site": site["id"], "after": "yesterday"}, token=token
+    )
+    assert 'Value cannot represent a DateTime: "yesterday"' in body["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
