@@ -6,17 +6,32 @@ import pytest
 import pytest_asyncio
 import strawberry
 from asgi_lifespan import LifespanManager
+from graphql import (
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    get_named_type,
+)
 from structlog.stdlib import ProcessorFormatter
 
 from api.app import create_app
 from core.config import Settings
 from graph.access import ANYONE
+from graph.api_keys import MAX_KEYS_PER_ACCOUNT
 from graph.errors import UserError
 from graph.limits import Limits
-from graph.schema import build_schema
-from tests.accounts_helpers import create_site, sign_up
+from graph.pagination import MAX_PAGE_SIZE
+from graph.schema import build_schema, schema
+from graph.sites import MAX_SITES_PER_ACCOUNT
+from storage import sites as storage_sites
+from storage.database import Database
+from storage.funnels import MAX_FUNNELS_PER_SITE
+from tests.accounts_helpers import CREATE_SITE, create_site, data, sign_up
 from tests.conftest import serve
 from tests.graphql_client import gql
+from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
 
 
 @strawberry.type
@@ -320,3 +335,107 @@ async def test_a_malformed_datetime_variable_is_the_callers_error(
     )
     assert 'Value cannot represent a DateTime: "yesterday"' in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def _named(type_: GraphQLOutputType) -> tuple[bool, GraphQLNamedType]:
+    """Whether `type_` is a list, and the named type inside it."""
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    is_list = isinstance(type_, GraphQLList)
+    return is_list, get_named_type(type_)
+
+
+def _list_fields() -> dict[str, set[str]]:
+    """Root fields returning lists and fields returning connections, with their arguments."""
+    graphql_schema = schema._schema
+    found: dict[str, set[str]] = {}
+    for type_ in graphql_schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            is_list, inner = _named(field.type)
+            root_list = type_ is graphql_schema.query_type and is_list
+            if root_list or inner.name.endswith("Connection"):
+                found[f"{type_.name}.{name}"] = set(field.args)
+    return found
+
+
+# fmt: off
+# Lists without `first`, and what bounds them instead.
+BOUNDED_WITHOUT_FIRST = {
+    "Query.apiKeys": f"at most {MAX_KEYS_PER_ACCOUNT} keys per account",
+    "Query.sites": f"at most {MAX_SITES_PER_ACCOUNT} sites per account",
+    "Query.funnels": f"at most {MAX_FUNNELS_PER_SITE} funnels per site",
+    "Query.eventCounts": "one row per kind and bucket of a range of at most 400 days",
+}
+
+ARGS = "query($s: ID!, $f: Int)"
+PAGED = {
+    "Query.sessions": ARGS + "{ sessions(siteId: $s, first: $f) { nodes { id } } }",
+    "Query.events": ARGS + "{ events(siteId: $s, first: $f) { nodes { id } } }",
+    "Query.privacyRequests": ARGS + "{ privacyRequests(siteId: $s, first: $f) { id } }",
+    "Visitor.sessions": ARGS + """{
+        visitor(siteId: $s, id: "visitor-0001") { sessions(first: $f) { nodes { id } } } }""",
+    "FunnelStep.droppedSessions": ARGS + """{
+        funnelResult(siteId: $s,
+          range: {start: "2020-01-01T00:00:00Z", end: "2021-01-01T00:00:00Z"},
+          definition: {steps: [{type: PAGE_VIEW}, {type: CLICK}]}) {
+          steps { droppedSessions(first: $f) { totalCount } } } }""",
+}
+# fmt: on
+
+
+def test_every_list_field_is_paged_or_bounded() -> None:
+    fields = _list_fields()
+    unbounded = {
+        n for n, args in fields.items() if "first" not in args
+    } - BOUNDED_WITHOUT_FIRST.keys()
+    assert unbounded == set()
+    assert {n for n, args in fields.items() if "first" in args} == PAGED.keys()
+
+
+async def test_every_paged_field_refuses_a_page_size_out_of_bounds(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    token = await sign_up(client, "pages@example.com")
+    site = await create_site(client, token, domains=[SHOP_DOMAIN])
+    await send_recording(client, site["trackingKey"], shop_events()[:40])
+    for name, query in PAGED.items():
+        ok = await gql(client, query, {"s": site["id"], "f": MAX_PAGE_SIZE}, token=token)
+        assert "errors" not in ok, (name, ok)
+        for first in (100_000, 101, 0, -1):
+            body = await gql(client, query, {"s": site["id"], "f": first}, token=token)
+            messages = {error["message"] for error in body["errors"]}
+            assert messages == {"`first` must be between 1 and 100."}, (name, first, body)
+
+
+async def test_an_account_has_at_most_its_share_of_sites(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    token = await sign_up(client, "many@example.com")
+    first = await create_site(client, token)
+    viewer = data(await gql(client, "{ viewer { id } }", token=token))["viewer"]
+    for n in range(MAX_SITES_PER_ACCOUNT - 1):
+        await storage_sites.create_site(db, account_id=viewer["id"], name=f"s{n}", domains=["a.io"])
+    body = await gql(client, CREATE_SITE, {"name": "one more", "domains": ["b.io"]}, token=token)
+    listed = data(await gql(client, "{ sites { id } viewer { sites { id } } }", token=token))
+    assert body["errors"][0]["message"] == "An account can have at most 100 sites."
+    assert len(listed["sites"]) == len(listed["viewer"]["sites"]) == MAX_SITES_PER_ACCOUNT
+    assert first["id"] in {site["id"] for site in listed["sites"]}
+
+
+async def test_privacy_requests_are_listed_newest_first_up_to_first(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await sign_up(client, "requests@example.com")
+    site = await create_site(client, token)
+    erase = "mutation($s: ID!, $v: String!) { eraseVisitor(siteId: $s, visitorId: $v) { id } }"
+    made = []
+    for visitor in ("v1", "v2", "v3"):
+        body = await gql(client, erase, {"s": site["id"], "v": visitor}, token=token)
+        made.append(data(body)["eraseVisitor"]["id"])
+    query = PAGED["Query.privacyRequests"]
+    two = data(await gql(client, query, {"s": site["id"], "f": 2}, token=token))
+    every = data(await gql(client, query, {"s": site["id"]}, token=token))
+    assert [r["id"] for r in two["privacyRequests"]] == made[::-1][:2]
+    assert [r["id"] for r in every["privacyRequests"]] == made[::-1]
