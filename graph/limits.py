@@ -33,12 +33,12 @@ class Limits:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our code that the client must not see.
 
-    A variable that does not coerce to its scalar (a malformed `DateTime`) is
-    the client's error, like a `UserError`.
+    A variable that does not coerce to its type (a string for an `Int`, a
+    malformed `DateTime`) is the client's error, like a `UserError`.
     """
     original = error.original_error
     return original is not None and not isinstance(
-        original, UserError | StrawberryInputCoercionError
+        original, UserError | StrawberryInputCoercionError | GraphQLError
     )
 
 

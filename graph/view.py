@@ -87,6 +87,8 @@ class GraphQLView(GraphQL[Context, None]):
             value = json.loads(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        except RecursionError:
+            raise HTTPException(400, "The request body nests JSON too deeply.") from None
         if isinstance(value, list):
             raise HTTPException(400, _BATCH)
         if not isinstance(value, dict):

@@ -1,5 +1,7 @@
+import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -204,6 +206,8 @@ BAD_REQUESTS = {
     "form": ("POST", b"query=%7BapiVersion%7D",
              {"Content-Type": "application/x-www-form-urlencoded"}, "application/json"),
     "missing query": ("POST", b"{}", JSON, "No GraphQL query found"),
+    "nested too deeply": ("POST", b'{"query": "{ apiVersion }", "x": ' + b"[" * 100_000
+                          + b"]" * 100_000 + b"}", JSON, "nests JSON too deeply"),
     "query not a string": ("POST", b'{"query": 1}', JSON, "`query` must be a string"),
     "variables not an object": ("POST", b'{"query": "{ apiVersion }", "variables": [1]}', JSON,
                                 "`variables` must be an object"),
@@ -439,3 +443,42 @@ async def test_privacy_requests_are_listed_newest_first_up_to_first(
     every = data(await gql(client, query, {"s": site["id"]}, token=token))
     assert [r["id"] for r in two["privacyRequests"]] == made[::-1][:2]
     assert [r["id"] for r in every["privacyRequests"]] == made[::-1]
+
+
+HEATMAP = """
+query($site: ID!, $width: Int) {
+  heatmap(siteId: $site, url: "https://shop.example/", viewportWidth: $width,
+          range: {start: "2026-01-01T00:00:00Z", end: "2026-01-02T00:00:00Z"}) { total }
+}"""
+WINDOW = """
+query($site: ID!, $window: Float) {
+  funnelResult(siteId: $site, definition: {conversionWindowMs: $window,
+                 steps: [{type: PAGE_VIEW}, {type: CLICK}]},
+               range: {start: "2026-01-01T00:00:00Z", end: "2026-01-02T00:00:00Z"}) { totalUnits }
+}"""
+SITE = "query($site: ID!) { site(id: $site) { id } }"
+# fmt: off
+BAD_VARIABLES = {
+    "Int too large": (HEATMAP, "width", 2**40, "Int cannot represent non 32-bit signed integer"),
+    "Int given a float": (HEATMAP, "width", 1.5, "Int cannot represent non-integer value"),
+    "Float infinite": (WINDOW, "window", float("inf"), "Float cannot represent non numeric"),
+    "Float not a number": (WINDOW, "window", float("nan"), "Float cannot represent non numeric"),
+    "ID given a list": (SITE, "site", ["a"], "ID cannot represent value"),
+    "ID given an object": (SITE, "site", {"$gt": ""}, "ID cannot represent value"),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("case", BAD_VARIABLES.values(), ids=BAD_VARIABLES.keys())
+async def test_a_variable_of_the_wrong_type_is_the_callers_error(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, case: tuple[str, str, Any, str]
+) -> None:
+    query, name, value, message = case
+    token = await sign_up(client, "types@example.com")
+    site = await create_site(client, token)
+    variables = {"site": site["id"], name: value}
+    content = json.dumps({"query": query, "variables": variables}).encode()  # NaN and Infinity
+    headers = {"Authorization": f"Bearer {token}", **JSON}
+    body = (await client.post("/graphql", content=content, headers=headers)).json()
+    assert f"Variable '${name}' has invalid value: {message}" in body["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
