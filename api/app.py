@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
                     graphql_schema,
                     graphiql=settings.graphiql_enabled,
                     max_body_bytes=settings.SIGHTLINE_GRAPHQL_MAX_BODY_BYTES,
+                    max_variable_values=settings.SIGHTLINE_GRAPHQL_MAX_TOKENS,
                 ),
             ),
             Route(SNIPPET_PATH, snippet_js, methods=["GET"]),
