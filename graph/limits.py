@@ -33,13 +33,16 @@ class Limits:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our code that the client must not see.
 
-    A variable that does not coerce to its type (a string for an `Int`, a
-    malformed `DateTime`) is the client's error, like a `UserError`.
+    Errors about the request itself come before execution and have no path: a
+    variable of the wrong type (graphql-core's `GraphQLError`) or one a scalar
+    cannot parse (a malformed `DateTime`). They are for the client. Those during
+    execution (a resolver's value the schema cannot serialize) are bugs.
     """
     original = error.original_error
-    return original is not None and not isinstance(
-        original, UserError | StrawberryInputCoercionError | GraphQLError
+    about_the_request = (
+        isinstance(original, GraphQLError | StrawberryInputCoercionError) and error.path is None
     )
+    return original is not None and not isinstance(original, UserError) and not about_the_request
 
 
 ExtensionFactory = Callable[[], SchemaExtension]

@@ -59,6 +59,10 @@ class ProbeQuery:
     def refused(self) -> str:
         raise UserError("That is not allowed.")
 
+    @strawberry.field
+    def miscounted(self) -> int:
+        return "many"  # type: ignore[return-value]
+
 
 @pytest_asyncio.fixture
 async def probe(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
@@ -66,7 +70,7 @@ async def probe(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         Limits(max_depth=5, max_tokens=200, max_aliases=3),
         query=ProbeQuery,
         mutation=None,
-        extra_rules={f"Query.{name}": ANYONE for name in ("root", "boom", "refused")},
+        extra_rules={f"Query.{name}": ANYONE for name in ("root", "boom", "refused", "miscounted")},
     )
     app = create_app(settings, schema=schema)
     async with LifespanManager(app):
@@ -123,6 +127,11 @@ async def test_unexpected_errors_are_masked_and_logged(
 def _rendered_by_our_handler(record: logging.LogRecord) -> str:
     ours = [h for h in logging.getLogger().handlers if isinstance(h.formatter, ProcessorFormatter)]
     return ours[0].format(record)
+
+
+async def test_a_value_the_schema_cannot_serialize_is_masked(probe: httpx.AsyncClient) -> None:
+    body = await gql(probe, "{ miscounted }")
+    assert body["errors"][0]["message"] == "Unexpected error."
 
 
 async def test_user_errors_reach_the_client(probe: httpx.AsyncClient) -> None:
