@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             max_depth=settings.SIGHTLINE_GRAPHQL_MAX_DEPTH,
             max_tokens=settings.SIGHTLINE_GRAPHQL_MAX_TOKENS,
             max_aliases=settings.SIGHTLINE_GRAPHQL_MAX_ALIASES,
+            introspection=settings.graphql_introspection_enabled,
         )
     )
 
@@ -80,7 +81,15 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Route("/replay/{session_id}", replay, methods=["GET"]),
             Route("/exports/{request_id}", download_export, methods=["GET"]),
             Route("/heatmaps/{site_id}.png", heatmap_png, methods=["GET"]),
-            Route("/graphql", GraphQLView(graphql_schema, graphiql=settings.graphiql_enabled)),
+            Route(
+                "/graphql",
+                GraphQLView(
+                    graphql_schema,
+                    graphiql=settings.graphiql_enabled,
+                    max_body_bytes=settings.SIGHTLINE_GRAPHQL_MAX_BODY_BYTES,
+                    max_variable_values=settings.SIGHTLINE_GRAPHQL_MAX_TOKENS,
+                ),
+            ),
             Route(SNIPPET_PATH, snippet_js, methods=["GET"]),
             Route(RRWEB_PATH, rrweb_js, methods=["GET"]),
             Route(RRWEB_CSS_PATH, rrweb_css, methods=["GET"]),

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     SIGHTLINE_GRAPHQL_MAX_TOKENS: int = Field(default=2000, ge=100, le=100_000)
     SIGHTLINE_GRAPHQL_MAX_ALIASES: int = Field(default=15, ge=1, le=1000)
     SIGHTLINE_GRAPHQL_QUERY_TIMEOUT_S: float = Field(default=30.0, ge=0.001, le=600)
+    SIGHTLINE_GRAPHQL_INTROSPECTION: bool | None = None
+    SIGHTLINE_GRAPHQL_MAX_BODY_BYTES: int = Field(default=2**20, ge=1024, le=100 * 2**20)
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> "Settings":
@@ -116,6 +118,12 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         if self.SIGHTLINE_GRAPHIQL is not None:
             return self.SIGHTLINE_GRAPHIQL
+        return self.is_development
+
+    @property
+    def graphql_introspection_enabled(self) -> bool:
+        if self.SIGHTLINE_GRAPHQL_INTROSPECTION is not None:
+            return self.SIGHTLINE_GRAPHQL_INTROSPECTION
         return self.is_development
 
 

@@ -11,7 +11,7 @@ from graph.auth import Principal, Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
-from graph.sites import Site
+from graph.sites import MAX_SITES_PER_ACCOUNT, Site
 from storage import accounts, api_keys, auth_tokens, privacy_requests, sites
 from storage.database import Document
 
@@ -39,7 +39,9 @@ class Account:
 
     @strawberry.field(description="The account's sites.")
     async def sites(self, info: strawberry.Info[Context, None]) -> list[Site]:
-        docs = await sites.list_owned_sites(info.context.db, str(self.id))
+        docs = await sites.list_owned_sites(
+            info.context.db, str(self.id), limit=MAX_SITES_PER_ACCOUNT
+        )
         return [Site.from_document(doc) for doc in docs]
 
 

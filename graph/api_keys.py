@@ -8,12 +8,12 @@ from core.credentials import api_key_hint, digest, new_api_key
 from graph.context import Context
 from graph.errors import NotFoundError, UserError
 from graph.scopes import Scope
+from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage import api_keys, sites
 from storage.database import Document
 
 MAX_NAME_LENGTH = 100
 MAX_KEYS_PER_ACCOUNT = 100
-MAX_SITES_PER_KEY = 1000  # as many as `sites` lists
 
 
 @strawberry.type(description="An API key; its secret is shown only when it is created.")
@@ -79,8 +79,8 @@ class ApiKeyMutation:
         if not scopes:
             raise UserError("Give the key at least one scope.")
         wanted = sorted({str(s) for s in site_ids}) if site_ids is not None else None
-        if wanted is not None and len(wanted) > MAX_SITES_PER_KEY:
-            raise UserError(f"A key can name at most {MAX_SITES_PER_KEY} sites.")
+        if wanted is not None and len(wanted) > MAX_SITES_PER_ACCOUNT:
+            raise UserError(f"A key can name at most {MAX_SITES_PER_ACCOUNT} sites.")
         if wanted is not None:
             owned = await sites.owned_site_ids(ctx.db, principal.account_id, wanted)
             if set(wanted) - owned:

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -26,17 +28,21 @@ class Limits:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 15
+    introspection: bool = True
 
 
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our code that the client must not see.
 
-    GraphQL's own errors about the request (a variable of the wrong type) come
-    before execution and have no path; they are for the client. Those during
+    Errors about the request itself come before execution and have no path: a
+    variable of the wrong type (graphql-core's `GraphQLError`) or one a scalar
+    cannot parse (a malformed `DateTime`). They are for the client. Those during
     execution (a resolver's value the schema cannot serialize) are bugs.
     """
     original = error.original_error
-    about_the_request = isinstance(original, GraphQLError) and error.path is None
+    about_the_request = (
+        isinstance(original, GraphQLError | StrawberryInputCoercionError) and error.path is None
+    )
     return original is not None and not isinstance(original, UserError) and not about_the_request
 
 
@@ -45,7 +51,9 @@ ExtensionFactory = Callable[[], SchemaExtension]
 
 def extensions(limits: Limits) -> list[ExtensionFactory]:
     """Factories, so that each request gets fresh extension instances."""
+    introspection: list[ExtensionFactory] = [] if limits.introspection else [DisableIntrospection]
     return [
+        *introspection,
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),

@@ -13,6 +13,7 @@ from core.signing import signed_query
 from graph.context import Context
 from graph.errors import UserError
 from graph.ownership import on_owned_site, owned_site
+from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
 from storage import privacy_requests
 from storage.database import Document
@@ -123,12 +124,16 @@ def _range_parameters(window: TimeRange) -> Document:
 
 @strawberry.type
 class PrivacyQuery:
-    @strawberry.field(description="A site's privacy requests, newest first.")
+    @strawberry.field(
+        description=f"A site's privacy requests, newest first: the latest `first` "
+        f"(1 to {MAX_PAGE_SIZE}; {MAX_PAGE_SIZE} when left out)."
+    )
     async def privacy_requests(
-        self, info: strawberry.Info[Context, None], site_id: strawberry.ID
+        self, info: strawberry.Info[Context, None], site_id: strawberry.ID, first: int | None = None
     ) -> list[PrivacyRequest]:
+        limit = MAX_PAGE_SIZE if first is None else page_size(first)
         site = await owned_site(info.context, str(site_id))
-        docs = await privacy_requests.list_for_site(info.context.db, site["_id"])
+        docs = await privacy_requests.list_for_site(info.context.db, site["_id"], limit=limit)
         return [PrivacyRequest.from_document(d) for d in docs]
 
     @strawberry.field(description="One privacy request, by id.")

@@ -1,5 +1,6 @@
 """The Strawberry schema and the operations it serves."""
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -12,6 +13,7 @@ from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
+from graph.datetimes import DATETIME
 from graph.error_log import loggable_message
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
@@ -93,7 +95,13 @@ def build_schema(
     protect({"Query": query, "Mutation": mutation}, {**RULES, **(extra_rules or {})})
     config = StrawberryConfig(sort_schema=True, disable_field_suggestions=True)
     exts: list[Any] = [*extensions(limits or Limits()), *(extra_extensions or [])]
-    return SightlineSchema(query=query, mutation=mutation, extensions=exts, config=config)
+    return SightlineSchema(
+        query=query,
+        mutation=mutation,
+        extensions=exts,
+        config=config,
+        scalar_overrides={datetime: DATETIME},
+    )
 
 
 schema = build_schema()

@@ -20,6 +20,7 @@ from storage.database import Document
 MAX_NAME_LENGTH = 200
 MAX_SELECTORS = 50
 MAX_RETENTION_DAYS = 3650
+MAX_SITES_PER_ACCOUNT = 100
 
 
 @strawberry.type(description="A website whose visits Sightline records.")
@@ -137,7 +138,7 @@ class SiteQuery:
         principal = info.context.principal
         assert principal is not None
         docs = await sites.list_owned_sites(
-            info.context.db, principal.account_id, principal.site_ids
+            info.context.db, principal.account_id, principal.site_ids, limit=MAX_SITES_PER_ACCOUNT
         )
         return [Site.from_document(doc) for doc in docs]
 
@@ -156,6 +157,11 @@ class SiteMutation:
         assert principal is not None
         if principal.site_ids is not None:
             raise ForbiddenError("An API key limited to some sites cannot create sites.")
+        owned = await sites.list_owned_sites(
+            info.context.db, principal.account_id, limit=MAX_SITES_PER_ACCOUNT
+        )
+        if len(owned) >= MAX_SITES_PER_ACCOUNT:
+            raise UserError(f"An account can have at most {MAX_SITES_PER_ACCOUNT} sites.")
         doc = await sites.create_site(
             info.context.db,
             account_id=principal.account_id,

@@ -1,8 +1,18 @@
-"""The GraphQL endpoint on Starlette, with Sightline's context."""
+"""The GraphQL endpoint on Starlette, with Sightline's context.
 
+Requests the endpoint cannot serve (a body too large, not JSON, not one
+operation, the wrong method or content type) are answered with a GraphQL-shaped
+JSON error and a 4xx status, never with a crash.
+"""
+
+import json
+
+import orjson
 import pymongo
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
@@ -13,9 +23,35 @@ from graph.context import Context, Resources
 # Finding the caller is two lookups by unique key; its own budget, apart from the query's.
 AUTHENTICATION_TIMEOUT_S = 5.0
 
+_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+_NOT_ONE_OPERATION = (
+    "The request body must be one JSON object with a `query` "
+    "(and optional `variables` and `operationName`)."
+)
+_BATCH = "Batched operations are not supported: send one operation per request."
+# Strawberry's reasons, reworded to say what to do instead.
+_MESSAGES = {
+    "Unsupported content type": "Send the operation as JSON with `Content-Type: application/json`.",
+    "Batching is not enabled": _BATCH,
+    "Unable to parse request body as JSON": "The request body is not valid JSON.",
+    "queries are not allowed when using GET": "Send operations with POST; GET runs none.",
+    "mutations are not allowed when using GET": "Send mutations with POST; GET runs none.",
+}
+
+
+class BodyTooLargeError(Exception):
+    pass
+
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        graphiql: bool,
+        max_body_bytes: int = 2**20,
+        max_variable_values: int = 2000,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
@@ -23,6 +59,58 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(),
             multipart_uploads_enabled=False,
         )
+        self.max_body_bytes = max_body_bytes
+        self.max_variable_values = max_variable_values
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        response = await self._answer(scope, receive)
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+        limit = self.max_body_bytes
+        try:
+            if _declared_length(scope) > limit:
+                raise BodyTooLargeError
+            response: Response = await self.run(Request(scope, self._bounded(receive)))
+        except BodyTooLargeError:
+            return _error(413, f"The request body is larger than the limit of {limit} bytes.")
+        except HTTPException as exc:
+            return _error(exc.status_code, _MESSAGES.get(exc.reason, exc.reason))
+        return response
+
+    def _bounded(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise BodyTooLargeError
+            return message
+
+        return bounded_receive
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            value = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        except RecursionError:
+            raise HTTPException(400, "The request body nests JSON too deeply.") from None
+        if isinstance(value, list):
+            raise HTTPException(400, _BATCH)
+        if not isinstance(value, dict):
+            raise HTTPException(400, _NOT_ONE_OPERATION)
+        if _more_values_than(value.get("variables"), self.max_variable_values):
+            # Strawberry converts each input value at ~20 µs: a 1 MiB list would hold the
+            # event loop for seconds. Inline values are bounded by the token limit already.
+            limit = self.max_variable_values
+            raise HTTPException(400, f"The variables hold more than {limit} values.")
+        return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -39,3 +127,33 @@ class GraphQLView(GraphQL[Context, None]):
             principal=auth.principal,
             auth_failure=auth.failure,
         )
+
+
+def _more_values_than(variables: object, limit: int) -> bool:
+    pending, seen = [variables], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def _error(status: int, message: str) -> Response:
+    code = _CODES.get(status, "BAD_REQUEST")
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

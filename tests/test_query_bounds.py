@@ -331,7 +331,8 @@ async def test_a_heavy_query_past_its_budget_answers_query_timeout(
         body = await gql(client, FUNNEL_RESULT, {"s": site_id, **variables}, token=token)
     assert body["data"] is None
     assert [e["extensions"] for e in body["errors"]] == [{"code": "QUERY_TIMEOUT"}]
-    assert "took too long; narrow the range" in body["errors"][0]["message"]
+    # Either the budget or the funnel's own limit (same code) may be the one to fire.
+    assert "narrow the range" in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert any("graphql.query_timeout" in str(r.msg) for r in caplog.records)
 
@@ -380,12 +381,12 @@ async def test_a_long_list_in_the_variables_does_not_reach_the_database(
         token = await sign_up(client, "owner@example.com")
         site_id = (await create_site(client, token))["id"]
         with recording(settings.MONGODB_DATABASE) as commands:
-            repeated = {"s": site_id, "k": ["CLICK", "PAGE_VIEW"] * 5000}
+            repeated = {"s": site_id, "k": ["CLICK", "PAGE_VIEW"] * 900}
             data(await gql(client, EVENTS_OF_KINDS, repeated, token=token))
-            too_many = [f"{n:024x}" for n in range(1001)]
+            too_many = [f"{n:024x}" for n in range(101)]
             key = {"name": "k", "scopes": ["SITES_READ"], "siteIds": too_many}
             refused = await gql(client, CREATE_KEY, key, token=token)
-    assert refused["errors"][0]["message"] == "A key can name at most 1000 sites."
+    assert refused["errors"][0]["message"] == "A key can name at most 100 sites."
     events = [c for name, c in commands if name == "find" and c["find"] == "events"]
     assert [c["filter"]["kind"] for c in events] == [{"$in": ["click", "page_view"]}]
     site_lookups = [c["filter"] for name, c in commands if name == "find" and c["find"] == "sites"]
