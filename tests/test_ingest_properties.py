@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -389,24 +388,13 @@ def _nest(value: Any, depth: int) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    ("case", "events", "extra", "status"), REGRESSIONS, ids=[r[0] for r in REGRESSIONS]
-)
-async def test_inputs_that_once_broke_ingest(
-    shop: Shop, case: str, events: list[dict[str, Any]], extra: dict[str, Any], status: int
-) -> None:
-    body = {
-        "key": shop.key,
-        "visitor_id": "visitor-props-01",
-        "session_id": shop.session_id(),
-        "seq": 0,
-        "page": {"url": SHOP_URL},
-        "events": events,
-        **extra,
-    }
-    text = json.dumps(body).replace("[[]]", json.dumps(_nest([], 249 if extra else 298)))
-    response = await _send_and_check(shop, text.encode())
-    assert response.status_code == status, response.text
+async def test_inputs_that_once_broke_ingest(shop: Shop) -> None:
+    for case, events, extra, status in REGRESSIONS:
+        body = {"key": shop.key, "visitor_id": "visitor-props-01", "session_id": shop.session_id(),
+                "seq": 0, "page": {"url": SHOP_URL}, "events": events, **extra}  # fmt: skip
+        text = json.dumps(body).replace("[[]]", json.dumps(_nest([], 249 if extra else 298)))
+        response = await _send_and_check(shop, text.encode())
+        assert response.status_code == status, f"{case}: {response.text}"
 
 
 async def test_thousands_of_long_page_urls_in_one_batch_are_stored(shop: Shop) -> None:
