@@ -18,7 +18,7 @@ TAGS = ["div", "button", "a", "input", "textarea", "select", "option", "form", "
 CUSTOM_TAGS = ["sightline.track", "sightline.error", "sightline.navigation", "sightline.page",
                "sightline.submit", "other", ""]  # fmt: skip
 
-keys = st.one_of(st.text(max_size=8), st.sampled_from(HAZARD_KEYS))
+keys = st.one_of(st.sampled_from(HAZARD_KEYS), st.sampled_from(HAZARD_KEYS), st.text(max_size=8))
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -129,13 +129,13 @@ _meta = st.fixed_dictionaries(
     {}, optional={"href": junk_or(st.text(max_size=30)), "width": numbers, "height": numbers}
 )
 _custom = st.fixed_dictionaries(
-    {"tag": junk_or(st.sampled_from(CUSTOM_TAGS))},
+    {"tag": junk_or(st.sampled_from(CUSTOM_TAGS) | st.just("sightline.track"))},
     optional={
         "payload": junk_or(
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "name": junk_or(st.text(max_size=10)),
+                    "name": junk_or(st.text(min_size=1, max_size=10)),
                     "properties": junk_or(json_objects),
                     "message": junk_or(st.text(max_size=10)),
                     "href": junk_or(st.text(max_size=20)),
@@ -176,5 +176,6 @@ def rrweb_events(timestamps: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[s
 valid_timestamps = st.integers(TS_MIN, TS_MAX)
 event_lists = st.lists(rrweb_events(valid_timestamps), min_size=1, max_size=12)
 hostile_events = st.lists(
-    st.one_of(rrweb_events(junk_or(valid_timestamps)), json_values), max_size=25
+    st.one_of(rrweb_events(valid_timestamps), rrweb_events(junk_or(valid_timestamps)), json_values),
+    max_size=25,
 )
