@@ -14,6 +14,7 @@ EPOCH_2000_MS = 946_684_800_000
 EPOCH_2100_MS = 4_102_444_800_000
 MAX_EVENTS = 10_000
 MAX_CUSTOM = 500
+MAX_PROPERTY_DEPTH = 32
 
 
 class Page(BaseModel):
@@ -24,9 +25,10 @@ class Page(BaseModel):
 
 
 class RrwebEvent(BaseModel):
+    # Strict: the event is stored as sent, so "4" or 1.7e12 must not pass for an integer.
     model_config = ConfigDict(extra="allow")
-    type: int = Field(ge=0, le=64)
-    timestamp: int = Field(ge=EPOCH_2000_MS, le=EPOCH_2100_MS)
+    type: int = Field(ge=0, le=64, strict=True)
+    timestamp: int = Field(ge=EPOCH_2000_MS, le=EPOCH_2100_MS, strict=True)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -41,6 +43,8 @@ class CustomEvent(BaseModel):
     def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > 50:
             raise ValueError("at most 50 properties")
+        if nesting_depth(value) > MAX_PROPERTY_DEPTH:
+            raise ValueError(f"properties nest at most {MAX_PROPERTY_DEPTH} levels deep")
         return value
 
 
@@ -72,6 +76,19 @@ class Batch(BaseModel):
         if not value:
             raise ValueError("a batch needs at least one event")
         return value
+
+
+def nesting_depth(value: Any) -> int:
+    """How many lists and objects deep a JSON value goes (0 for a scalar)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def describe_errors(errors: list[Any]) -> list[str]:

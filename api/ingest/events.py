@@ -1,17 +1,18 @@
 """Turning a validated batch into the event stream that is stored."""
 
 from bisect import insort
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from api.ingest.contract import Batch
-from storage.sessions import PageVisit
+from storage.sessions import MAX_PAGES, PageVisit
 
 TRACK_TAG = "sightline.track"
 ERROR_TAG = "sightline.error"
 NAVIGATION_TAG = "sightline.navigation"
 META = 4
 CUSTOM = 5
+MAX_DIMENSION = 2**31 - 1
 
 
 def stream(batch: Batch, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -57,7 +58,9 @@ def page_visits(events: list[dict[str, Any]]) -> list[PageVisit]:
         href = _href(event)
         if href:
             visits.append(PageVisit(url=href, path=path_of(href), at=event["timestamp"]))
-    return visits
+    # The session document keeps every page; a batch of thousands of Meta events must not
+    # outgrow MongoDB's 16 MB document limit.
+    return visits[:MAX_PAGES]
 
 
 def _href(event: dict[str, Any]) -> str | None:
@@ -79,6 +82,11 @@ def viewport(events: list[dict[str, Any]]) -> dict[str, int] | None:
         data = event.get("data")
         if event.get("type") == META and isinstance(data, dict):
             width, height = data.get("width"), data.get("height")
-            if isinstance(width, int) and isinstance(height, int):
+            if _dimension(width) and _dimension(height):
                 return {"width": width, "height": height}
     return None
+
+
+def _dimension(value: object) -> TypeGuard[int]:
+    """A size MongoDB can store (no int beyond 64 bits) and a browser can have."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DIMENSION

@@ -134,10 +134,22 @@ async def _parse(
         raise Refusal(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise Refusal(400, "invalid_batch", "The body must be a JSON object.")
+    if not _storable_depth(raw):
+        raise Refusal(400, "invalid_batch", "The body nests lists and objects too deeply.")
     try:
         return Batch.model_validate(raw), raw
     except ValidationError as exc:
         raise Refusal(400, "invalid_batch", "; ".join(describe_errors(exc.errors()))) from None
+
+
+def _storable_depth(raw: dict[str, Any]) -> bool:
+    """Whether the events can be stored: the codec's JSON encoder refuses deep nesting
+    (about 250 levels) that the parser accepts (1024)."""
+    try:
+        orjson.dumps(raw)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 async def _site(

@@ -17,11 +17,14 @@ from core.rrweb.events import NodeType
 _TEXT_TYPES = frozenset({NodeType.Text, NodeType.CDATA, NodeType.Comment})
 _VISIBLE_TEXT_TYPES = frozenset({NodeType.Text, NodeType.CDATA})
 _NON_TEXT_TAGS = frozenset({"script", "style"})
+# rrweb's ids are JavaScript numbers counted from 1; anything past the safe integers is not one
+# (and ids past 64 bits cannot even be stored in MongoDB).
+MAX_NODE_ID = 2**53 - 1
 
 
 def as_node_id(value: object) -> int | None:
-    """`value` when it is a usable node id (an int, not a bool, 0 or more), else None."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    """`value` when it is a usable node id (an int, not a bool, 0 to MAX_NODE_ID), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_NODE_ID:
         return value
     return None
 

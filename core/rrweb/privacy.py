@@ -224,9 +224,11 @@ def _parents_first(adds: list[Any]) -> list[int]:
     depth: dict[int, int] = {}
     for start in range(len(adds)):
         path: list[int] = []
+        on_path: set[int] = set()  # `in path` would make a long chain of adds quadratic
         current: int | None = start
-        while current is not None and current not in depth and current not in path:
+        while current is not None and current not in depth and current not in on_path:
             path.append(current)
+            on_path.add(current)
             current = parent_index[current]
         base = -1 if current is None else depth.get(current, -1)
         for offset, index in enumerate(reversed(path), start=1):

@@ -30,12 +30,15 @@ What it derives:
   click on the page background is no promise of a reaction.
 
 Malformed events, unknown types and ids, and out-of-order timestamps are skipped or tolerated,
-never raised on. An event without a usable timestamp still updates the recorded DOM.
+never raised on. An event without a usable timestamp still updates the recorded DOM. Should an
+event still make a handler fail, it is skipped with an `extraction.bad_event` log line and the
+rest of the stream is extracted: one odd event must not stop a session's extraction for good.
 """
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.logs import get_logger
 from core.rrweb.dom import NodeTable, as_node_id
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction
 from workers.extraction.derived import DerivedEvent, Kind
@@ -50,7 +53,7 @@ from workers.extraction.selector import (
 )
 from workers.extraction.settings import SignalSettings
 from workers.extraction.signals import DeadClicks, ErrorClicks, RageClicks
-from workers.extraction.values import number, point, positive_int, text, timestamp
+from workers.extraction.values import number, point, positive_int, storable, text, timestamp
 
 TRACK_TAG = "sightline.track"
 ERROR_TAG = "sightline.error"
@@ -70,6 +73,7 @@ _NEVER_DEAD_TAGS = frozenset({"input", "textarea", "select", "option", "label", 
 _DEFAULT_DOCUMENT_ID = 1
 
 Handler = Callable[[int, dict[str, Any]], None]
+log = get_logger(__name__)
 
 
 class Ordinals:
@@ -154,7 +158,10 @@ class Extractor:
         """The derived events that the next events of the stream make final."""
         self._check_open()
         for event in events:
-            self._handle(event)
+            try:
+                self._handle(event)
+            except Exception as exc:
+                log.warning("extraction.bad_event", error=type(exc).__name__, detail=str(exc)[:200])
         return self._take()
 
     def finish(self, final: bool) -> list[DerivedEvent]:
@@ -389,7 +396,7 @@ class Extractor:
                 at,
                 self._ordinals.next(Kind.CUSTOM, at),
                 name=name,
-                properties=dict(properties) if isinstance(properties, dict) else None,
+                properties=storable(properties) if isinstance(properties, dict) else None,
             )
         )
 
