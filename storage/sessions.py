@@ -85,8 +85,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
             **_entry_and_exit(batch, existing),
         },
         "$addToSet": {
-            "pages": {"$each": [vars(p) for p in batch.pages]},
-            "urls": {"$each": batch.urls},
+            "pages": {"$each": [vars(p) for p in _room(existing, "pages", MAX_PAGES, batch.pages)]},
+            "urls": {"$each": _room(existing, "urls", MAX_URLS, batch.urls)},
         },
     }
     if batch.viewport:
@@ -95,9 +95,16 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
     await upsert_once_raced(db[COLLECTION], query, update)
 
 
+def _room(existing: Document | None, name: str, most: int, new: list[Any]) -> list[Any]:
+    """The part of `new` that still fits, so a long session's document stays bounded."""
+    known = len((existing or {}).get(name) or [])
+    return new[: max(0, most - known)]
+
+
 def _merged_pages(batch: BatchSummary, existing: Document | None) -> list[Document]:
     known = (existing or {}).get("pages") or []
-    merged = {(p["url"], p["at"]): p for p in [*known, *(vars(p) for p in batch.pages)]}
+    added = _room(existing, "pages", MAX_PAGES, batch.pages)
+    merged = {(p["url"], p["at"]): p for p in [*known, *(vars(p) for p in added)]}
     return sorted(merged.values(), key=lambda p: p["at"])
 
 

@@ -301,3 +301,30 @@ async def test_custom_events_and_errors_join_the_stream(
     assert (5, "sightline.track") in tags
     assert tags[-1] == (5, "sightline.error")
     assert [e["timestamp"] for e in stored] == sorted(e["timestamp"] for e in stored)
+
+
+async def test_a_long_session_keeps_a_bounded_page_list_and_every_batch(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.sessions.MAX_PAGES", 3)
+    monkeypatch.setattr("storage.sessions.MAX_URLS", 3)
+    _, site = await _shop_site(client)
+    events = shop_events()
+    first = await post_batch(client, batch_body(site["trackingKey"], events[:2]))
+    assert first.status_code == 200, first.text
+    start = events[1]["timestamp"]
+    for seq in range(1, 7):
+        url = f"http://127.0.0.1:37047/page-{seq}.html"
+        meta = {"type": 4, "data": {"href": url, "width": 1280, "height": 800}}
+        body = batch_body(
+            site["trackingKey"], [{**meta, "timestamp": start + seq}], seq=seq, url=url
+        )
+        response = await post_batch(client, body)
+        assert response.status_code == 200, response.text
+
+    session = await db["sessions"].find_one({})
+    assert session is not None
+    assert len(session["pages"]) == 3
+    assert len(session["urls"]) <= 3
+    assert session["chunk_count"] == 7
+    assert await db["recording_chunks"].count_documents({}) == 7
