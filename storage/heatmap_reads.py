@@ -18,10 +18,10 @@ class HeatmapData:
     views: int
 
 
-def _band_totals(docs: list[Document]) -> Counter[int]:
+def _band_totals(buckets: dict[heatmaps.BucketKey, int]) -> Counter[int]:
     totals: Counter[int] = Counter()
-    for doc in docs:
-        totals[doc["band"]] += doc.get("total", 0) or doc.get("views", 0)
+    for key, weight in buckets.items():
+        totals[key.band] += weight
     return totals
 
 
@@ -38,19 +38,25 @@ def _scroll(docs: list[Document]) -> tuple[list[float], int]:
     return grid.scroll_reach(per_step), sum(doc.get("views", 0) for doc in docs)
 
 
+def _chosen_band(totals: Counter[int], viewport_width: int | None) -> int:
+    if viewport_width is not None:
+        return grid.width_bucket(viewport_width)
+    return totals.most_common(1)[0][0] if totals else grid.width_bucket(1280)
+
+
 async def read_heatmap(
     db: Database, query: heatmaps.HeatmapQuery, viewport_width: int | None
 ) -> HeatmapData:
-    docs = await heatmaps.read(db, query)
-    totals = _band_totals(docs)
-    if viewport_width is not None:
-        band = grid.width_bucket(viewport_width)
-    else:
-        band = totals.most_common(1)[0][0] if totals else grid.width_bucket(1280)
+    buckets = await heatmaps.buckets(db, query)
+    totals = _band_totals(buckets)
+    band = _chosen_band(totals, viewport_width)
+    scroll = query.kind == "scroll"
+    # Scroll reach counts every band; grids and elements only the chosen one.
+    docs = await heatmaps.fetch(db, (k for k in buckets if scroll or k.band == band))
     in_band = [d for d in docs if d["band"] == band]
     cells = grid.grid_from_cells(_merged(in_band, "cells"), band)
     elements = {grid.field_unsafe(k): v for k, v in _merged(in_band, "elements").items()}
-    reach, views = _scroll(docs) if query.kind == "scroll" else ([], 0)
+    reach, views = _scroll(docs) if scroll else ([], 0)
     return HeatmapData(
         band=band,
         bands=sorted(totals),
