@@ -4,7 +4,9 @@ Every rollup document is addressed by `_id` (a hash of its key), and each page
 has a catalog document, also addressed by `_id`, that lists its rollup keys with
 their totals. A read is one catalog lookup plus one lookup per (device, band,
 day) it needs: `_id` equality is the one query FerretDB answers without
-decoding the whole collection, and MongoDB answers it from the primary index.
+decoding the whole collection. A rollup holds its counters as packed deltas (one
+binary per batch, summed into one every `FOLD_AT` batches) rather than one field
+per grid cell: decoding thousands of fields was most of a read's cost.
 Neither holds an identifier of a visitor or session, so erasures leave them (see
 docs/privacy.md); site deletion removes both by `site_id`.
 """
@@ -12,13 +14,16 @@ docs/privacy.md); site deletion removes both by `site_id`.
 import asyncio
 import contextlib
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable
+import weakref
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+from bson import Binary
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.heatmaps import field_safe, field_unsafe
@@ -28,7 +33,11 @@ COLLECTION = "heatmap_rollups"
 DAY_MS = 86_400_000
 MAX_TIME_MS = 5000
 # Rollup lookups in flight at once for one read.
-READ_CONCURRENCY = 16
+READ_CONCURRENCY = 4
+# A rollup's packed deltas are summed into one once there are this many.
+FOLD_AT = 32
+LEGACY_MAPS = ("cells", "elements", "steps")
+LEGACY_TOTALS = ("total", "views")
 # Marks that catalogs were built for rollups written before catalogs existed.
 CATALOG_MIGRATION_ID = "migration:heatmap-catalogs:v1"
 
@@ -93,9 +102,9 @@ def day_of(timestamp_ms: int) -> int:
     return timestamp_ms - timestamp_ms % DAY_MS
 
 
-def _weight(counters: dict[str, Any]) -> int:
+def _weight(counts: Mapping[str, Any]) -> int:
     """What a bucket counts: clicks or moves (`total`), or page views for scroll depth."""
-    return int(counters.get("total", 0) or 0) + int(counters.get("views", 0) or 0)
+    return int(counts.get("total", 0) or 0) + int(counts.get("views", 0) or 0)
 
 
 def _catalog_increments(increments: Increments) -> dict[BucketKey, dict[str, int]]:
@@ -112,19 +121,106 @@ def _page_identity(key: BucketKey) -> Document:
     return {"site_id": key.site_id, "kind": key.kind, "page": key.page, "catalog": True}
 
 
+_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writing() -> asyncio.Lock:
+    """One writer of rollups at a time in this process.
+
+    FerretDB 1.24 applies an update as read, modify, write back, so two concurrent
+    `$inc`/`$push` on one document lose one of them (measured: 200 concurrent `$inc`
+    left 8). This keeps a worker's concurrent jobs from racing; MongoDB needs no lock.
+    """
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def apply(db: Database, increments: Increments) -> None:
+    async with _writing():
+        await _apply(db, increments)
+
+
+async def _apply(db: Database, increments: Increments) -> None:
     # The catalog first: a crash in between leaves an entry whose rollup is missing or
     # short (read as such), never a rollup that no read can find.
     for key, entries in _catalog_increments(increments).items():
-        await db[COLLECTION].update_one(
-            {"_id": key.catalog_id},
-            {"$setOnInsert": _page_identity(key), "$inc": entries},
-            upsert=True,
-        )
+        update = {"$setOnInsert": _page_identity(key), "$inc": entries}
+        await _upsert(db, key.catalog_id, update)
     for key, counters in increments.by_bucket.items():
-        await db[COLLECTION].update_one(
-            {"_id": key.doc_id}, {"$setOnInsert": key.identity(), "$inc": counters}, upsert=True
-        )
+        update = {
+            "$setOnInsert": key.identity(),
+            "$push": {"deltas": _packed(counters)},
+            "$inc": {"n": 1},
+        }
+        doc = await _upsert(db, key.doc_id, update)
+        if doc.get("n", 0) >= FOLD_AT:
+            await _fold(db, key.doc_id)
+
+
+async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
+    """Apply `update` to the document, creating it if missing; the document after."""
+    for attempt in (1, 2):
+        try:
+            doc = await db[COLLECTION].find_one_and_update(
+                {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+            return doc or {}
+        except DuplicateKeyError:
+            # Two writers created the same document at once (FerretDB does not retry
+            # such upserts itself); it exists now, so the second try updates it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _packed(counters: Mapping[str, int]) -> Binary:
+    return Binary(orjson.dumps(counters))
+
+
+def counters(doc: Document) -> Counter[str]:
+    """A rollup's counters by name (`cells.c3r4`, `elements.…`, `steps.s5`, `total`, `views`).
+
+    Written as packed deltas, one per batch, folded into one from time to time; rollups
+    written before deltas existed hold them as fields, which are read the same way.
+    """
+    total: Counter[str] = Counter()
+    for name in LEGACY_MAPS:
+        total.update({f"{name}.{k}": v for k, v in (doc.get(name) or {}).items()})
+    for name in LEGACY_TOTALS:
+        if doc.get(name):
+            total[name] += doc[name]
+    for delta in doc.get("deltas") or ():
+        total.update(orjson.loads(delta))
+    return total
+
+
+async def fold(db: Database, doc_id: str) -> bool:
+    async with _writing():
+        return await _fold(db, doc_id)
+
+
+async def _fold(db: Database, doc_id: str) -> bool:
+    """Sum a rollup's deltas (and any legacy fields) into one delta; False if it moved on.
+
+    Conditional on the delta count read, so a batch pushed meanwhile makes this fold a
+    no-op (the next batch folds again) and nothing is ever lost or counted twice.
+    """
+    doc = await db[COLLECTION].find_one({"_id": doc_id})
+    if doc is None:
+        return False
+    result = await db[COLLECTION].update_one(
+        {"_id": doc_id, "n": doc.get("n", 0)},
+        {
+            "$set": {"deltas": [_packed(counters(doc))], "n": 1},
+            "$unset": dict.fromkeys((*LEGACY_MAPS, *LEGACY_TOTALS), ""),
+        },
+    )
+    return result.modified_count == 1
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ device or width band asked for. Rollups written before catalogs existed are foun
 once start-up has run its migration.
 """
 
+import asyncio
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from workers.heatmap_rollup import add_click, add_scroll
 
 SITE: Document = {"_id": "site-h"}
 START = datetime(2026, 3, 1, tzinfo=UTC)
+START_MS = int(START.timestamp() * 1000)
 DEVICES = ("desktop", "mobile", "tablet")
 WIDTHS = (390, 800, 1280, 1920)
 PAGES = ("http://shop.example/", "http://shop.example/cart")
@@ -151,3 +153,45 @@ async def test_rollups_written_before_catalogs_are_read_after_the_startup_migrat
     after = await read_heatmap(db, _query(PAGES[1], None, 0, 6), 1280)
     assert after.grid.counts == dict(expected)
     assert sum(expected.values()) > 0
+
+
+async def test_folding_many_batches_keeps_every_count(db: Database) -> None:
+    clicks = _clicks(random.Random(3), 400)
+    await _write_without_catalog(db, clicks[:100])  # legacy fields, folded in as well
+    await ensure_indexes(db)
+    for device, event in clicks[100:]:  # one batch per click: many deltas per rollup
+        inc = heatmaps.Increments()
+        add_click(inc, SITE, device, event)
+        await heatmaps.apply(db, inc)
+
+    rollups = await db[heatmaps.COLLECTION].find({"day": {"$exists": True}}).to_list(None)
+    assert max(len(doc.get("deltas", [])) for doc in rollups) < heatmaps.FOLD_AT
+    assert any("cells" not in doc for doc in rollups)  # some legacy fields were folded away
+    for page in PAGES:
+        for width in WIDTHS:
+            band = grid.width_bucket(width)
+            expected = _expected_cells(clicks, grid.normalize_page(page), None, band, range(7))
+            data = await read_heatmap(db, _query(page, None, 0, 6), width)
+            assert data.grid.counts == dict(expected)
+
+
+async def test_folds_racing_with_writers_lose_nothing(db: Database) -> None:
+    clicks = [(d, {**e, "at": START}) for d, e in _clicks(random.Random(9), 80)]
+    clicks = [(d, {**e, "viewport_width": 1280, "url": PAGES[0]}) for d, e in clicks]
+
+    async def write(device: str, event: Document) -> None:
+        inc = heatmaps.Increments()
+        add_click(inc, SITE, device, event)
+        await heatmaps.apply(db, inc)
+
+    await write(*clicks[0])
+    ids = [
+        doc["_id"] for doc in await db[heatmaps.COLLECTION].find({"day": START_MS}).to_list(None)
+    ]
+    folds = [heatmaps.fold(db, doc_id) for doc_id in ids for _ in range(10)]
+    await asyncio.gather(*(write(*c) for c in clicks[1:]), *folds)
+
+    expected = _expected_cells(clicks, grid.normalize_page(PAGES[0]), None, 1280, range(1))
+    data = await read_heatmap(db, _query(PAGES[0], None, 0, 0), 1280)
+    assert data.grid.counts == dict(expected)
+    assert data.grid.total == 80
