@@ -109,17 +109,23 @@ def main() -> None:
         "ran_at": datetime.now(UTC).isoformat(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "seconds": {},
+        "failed": {},
     }
     with progress.suite() as bar:
         suite_task = bar.add_task("bench", total=len(chosen))
         for step, options in chosen:
             bar.update(suite_task, description=f"{step.name} {options}")
             started = time.perf_counter()
-            results[step.name] = _run_step(step, options, args.profile)
+            try:
+                results[step.name] = _run_step(step, options, args.profile)
+            except Exception as exc:  # one failed step must not lose the others
+                results["failed"][step.name] = repr(exc)
             results["seconds"][step.name] = round(time.perf_counter() - started, 1)
             bar.advance(suite_task)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     summary.print_table(results)
+    for name, error in results["failed"].items():
+        print(f"{name} failed: {error}")
     print(f"\nwritten to {RESULTS}")
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pymongo.errors import ExecutionTimeout
 
 from bench.harness import percentile, running_stack
 from storage import sessions as session_store
@@ -114,6 +115,7 @@ async def run_async(sessions: int, repeat: int) -> dict[str, Any]:
         mongo = create_client(stack.mongodb_url, app_name="bench")
         db = mongo[stack.database]
         await ensure_indexes(db)
+        errors = {"graphql": 0, "storage_direct": 0}
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as client:
             token, site_id = await _signed_in(client)
             await _seed(db, site_id, sessions)
@@ -122,11 +124,19 @@ async def run_async(sessions: int, repeat: int) -> dict[str, Any]:
 
             async def through_graphql() -> int:
                 response = await client.post("/graphql", json=request, headers=headers)
-                return len(response.json()["data"]["sessions"]["nodes"])
+                body = response.json()
+                if body.get("errors"):  # e.g. the query's time limit, reached under load
+                    errors["graphql"] += 1
+                    return PAGE
+                return len(body["data"]["sessions"]["nodes"])
 
             async def direct() -> int:
                 # What the resolver asks for: one more than the page, to know if another follows.
-                return len(await search_sessions(db, site_id, SessionFilter(), limit=PAGE + 1))
+                try:
+                    return len(await search_sessions(db, site_id, SessionFilter(), limit=PAGE + 1))
+                except ExecutionTimeout:
+                    errors["storage_direct"] += 1
+                    return PAGE + 1
 
             await through_graphql(), await direct()  # warm both paths up
             graphql_s, nodes = await _samples(repeat, through_graphql)
@@ -141,6 +151,7 @@ async def run_async(sessions: int, repeat: int) -> dict[str, Any]:
         "graphql": _summary(graphql_s),
         "storage_direct": _summary(direct_s),
         "overhead_ratio": round(ratio, 2),
+        "errors": errors,
     }
 
 
