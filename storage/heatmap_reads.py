@@ -28,7 +28,7 @@ def _band_totals(buckets: dict[heatmaps.BucketKey, int]) -> Counter[int]:
 def _merged(docs: list[Document]) -> Counter[str]:
     merged: Counter[str] = Counter()
     for doc in docs:
-        merged.update(heatmaps.counters(doc))
+        heatmaps.counters(doc, merged)
     return merged
 
 

@@ -182,13 +182,14 @@ def _packed(counters: Mapping[str, int]) -> Binary:
     return Binary(orjson.dumps(counters))
 
 
-def counters(doc: Document) -> Counter[str]:
+def counters(doc: Document, total: Counter[str] | None = None) -> Counter[str]:
     """A rollup's counters by name (`cells.c3r4`, `elements.…`, `steps.s5`, `total`, `views`).
 
     Written as packed deltas, one per batch, folded into one from time to time; rollups
     written before deltas existed hold them as fields, which are read the same way.
+    Added to `total` when given (one pass when merging many rollups).
     """
-    total: Counter[str] = Counter()
+    total = Counter() if total is None else total
     for name in LEGACY_MAPS:
         total.update({f"{name}.{k}": v for k, v in (doc.get(name) or {}).items()})
     for name in LEGACY_TOTALS:
