@@ -10,6 +10,8 @@ Row = tuple[str, str, str, str]
 
 
 def _n(value: Any) -> str:
+    if isinstance(value, float) and value >= 100:
+        return f"{value:,.0f}"
     return f"{value:,}" if isinstance(value, int | float) else str(value)
 
 
@@ -24,7 +26,8 @@ def _ingest(r: dict[str, Any]) -> list[Row]:
     return [
         (
             "POST /ingest",
-            f"{_n(api['events_per_s'])} events/s, p99 {_n(api['p99_ms'])} ms",
+            f"{_n(api['events_per_s'])} events/s, p99 {_n(api['p99_ms'])} ms"
+            + (f", {api['errors']} errors" if api.get("errors") else ""),
             "insert_many",
             f"{_n(raw['events_per_s'])} events/s, p99 {_n(raw['p99_ms'])} ms",
         )
