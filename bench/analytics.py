@@ -212,7 +212,7 @@ async def run_async(events: int, sessions: int, repeat: int) -> dict[str, Any]:
         "load_seconds": round(load_s, 1),
         "funnel_4_steps": {**funnel, "converted": converted},
         "funnel_in_memory_reference": reference,
-        "funnel_ratio_to_reference": round(ratio, 1),
+        "funnel_ratio_to_reference": None if funnel.get("exceeded_time_limit") else round(ratio, 1),
         "click_heatmap_read": {**heatmap, "clicks": data.grid.total, "rollup_documents": rollups},
         "click_heatmap_in_memory_reference": heatmap_reference,
     }
