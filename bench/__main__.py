@@ -1,9 +1,12 @@
-"""`make bench`: every benchmark, results in bench/results.json.
+"""`make bench`: every benchmark, results in bench/results.json and a summary table.
 
-    .venv/bin/python -m bench [--size quick|large]
+    .venv/bin/python -m bench [--size quick|large] [--only STEP ...] [--profile]
 
 Each benchmark starts its own FerretDB and Redis (and API process where it
-needs one) on loopback, so runs do not disturb each other.
+needs one) on loopback, so runs do not disturb each other. `quick` (the default)
+takes a few minutes; `large` runs the big sizes (1M events for funnels and
+heatmaps). `--profile` writes a pyinstrument profile of each step's own process
+to bench/profiles/STEP.txt.
 """
 
 import argparse
@@ -11,80 +14,119 @@ import asyncio
 import json
 import os
 import platform
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, ingest, privacy, workers
+from bench import analytics, graphql_overhead, ingest, privacy, progress, summary, workers
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
-SIZES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {
-        "ingest": {"sessions": 100, "events_per_session": 400, "batch_size": 50, "concurrency": 8},
-        "workers": {"raw_mb": 50},
-        "analytics": {"events": 100_000, "sessions": 2_000, "repeat": 3},
-        "privacy": {"n_sessions": 10},
-    },
-    "large": {
-        "ingest": {
-            "sessions": 1000,
-            "events_per_session": 400,
-            "batch_size": 50,
-            "concurrency": 16,
-        },
-        "workers": {"raw_mb": 200},
-        "analytics": {"events": 1_000_000, "sessions": 20_000, "repeat": 3},
-        "privacy": {"n_sessions": 50},
-    },
-}
-RUNNERS: dict[str, Callable[..., Any]] = {
-    "ingest": lambda **kw: asyncio.run(ingest.run(**kw)),
-    "workers": workers.run,
-    "analytics": lambda **kw: asyncio.run(analytics.run_async(**kw)),
-    "privacy": lambda **kw: asyncio.run(privacy.run_async(**kw)),
-}
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+PROFILES = HERE / "profiles"
 
 
-def _table(results: dict[str, Any]) -> list[str]:
-    ing, wrk, ana = results["ingest"], results["workers"], results["analytics"]
-    api, floor, comp = ing["api"], ing["insert_many"], wrk["compaction"]
-    funnel, heat = ana["funnel_4_steps"], ana["click_heatmap_read"]
-    rows = [
-        (
-            "POST /ingest",
-            f"{api['events_per_s']} events/s, p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms",
-        ),
-        ("insert_many (floor)", f"{floor['events_per_s']} events/s, p99 {floor['p99_ms']} ms"),
-        (
-            "compaction",
-            f"{comp['mb_per_s']} MB/s (plain zstd {wrk['plain_zstd']['mb_per_s']} MB/s)",
-        ),
-        ("compaction worker peak", f"{comp['worker_peak_rss_mb']} MB RSS for {comp['raw_mb']} MB"),
-        ("extraction", f"{wrk['extraction']['events_per_s']} events/s"),
-        ("funnel, 4 steps", f"{funnel['median_ms']} ms median, p99 {funnel['p99_ms']} ms"),
-        ("funnel, in memory", f"{ana['funnel_in_memory_reference']['median_ms']} ms median"),
-        ("click heatmap read", f"{heat['median_ms']} ms median, p99 {heat['p99_ms']} ms"),
-    ]
-    return [f"{label:<26}{value}" for label, value in rows]
+@dataclass(frozen=True)
+class Step:
+    """One benchmark: its runner and its options at each size (None: skipped at that size)."""
+
+    name: str
+    run: Callable[..., dict[str, Any]]
+    quick: dict[str, Any] | None
+    large: dict[str, Any] | None
 
 
-def main() -> None:
+STEPS: list[Step] = [
+    Step(
+        "ingest",
+        lambda **kw: asyncio.run(ingest.run(**kw)),
+        {"sessions": 100, "events_per_session": 400, "batch_size": 50, "concurrency": 8},
+        {"sessions": 1000, "events_per_session": 400, "batch_size": 50, "concurrency": 16},
+    ),
+    Step("workers", workers.run, {"raw_mb": 50}, {"raw_mb": 200}),
+    Step(
+        "analytics_100k",
+        lambda **kw: asyncio.run(analytics.run_async(**kw)),
+        {"events": 100_000, "sessions": 2_000, "repeat": 3},
+        {"events": 100_000, "sessions": 2_000, "repeat": 3},
+    ),
+    Step(
+        "analytics_1m",
+        lambda **kw: asyncio.run(analytics.run_async(**kw)),
+        None,
+        {"events": 1_000_000, "sessions": 20_000, "repeat": 3},
+    ),
+    Step(
+        "graphql_overhead",
+        lambda **kw: asyncio.run(graphql_overhead.run_async(**kw)),
+        {"sessions": 2_000, "repeat": 20},
+        {"sessions": 20_000, "repeat": 20},
+    ),
+    Step(
+        "privacy",
+        lambda **kw: asyncio.run(privacy.run_async(**kw)),
+        {"n_sessions": 10},
+        {"n_sessions": 50},
+    ),
+]
+
+
+def _run_step(step: Step, options: dict[str, Any], profile: bool) -> dict[str, Any]:
+    if not profile:
+        return step.run(**options)
+    from pyinstrument import Profiler
+
+    profiler = Profiler()
+    with profiler:
+        result = step.run(**options)
+    PROFILES.mkdir(exist_ok=True)
+    (PROFILES / f"{step.name}.txt").write_text(profiler.output_text(unicode=True))
+    return result
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", choices=sorted(SIZES), default="quick")
-    args = parser.parse_args()
+    parser.add_argument("--size", choices=("quick", "large"), default="quick")
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in STEPS], default=None)
+    parser.add_argument("--profile", action="store_true")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
+    chosen = [
+        (step, options)
+        for step in STEPS
+        if (options := getattr(step, args.size)) is not None
+        and (args.only is None or step.name in args.only)
+    ]
     results: dict[str, Any] = {
         "size": args.size,
         "ran_at": datetime.now(UTC).isoformat(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "seconds": {},
+        "failed": {},
     }
-    for name, options in SIZES[args.size].items():
-        print(f"[{name}] {options} …", flush=True)
-        results[name] = RUNNERS[name](**options)
+    with progress.suite() as bar:
+        suite_task = bar.add_task("bench", total=len(chosen))
+        for step, options in chosen:
+            bar.update(suite_task, description=f"{step.name} {options}")
+            started = time.perf_counter()
+            try:
+                results[step.name] = _run_step(step, options, args.profile)
+            except Exception as exc:  # one failed step must not lose the others
+                results["failed"][step.name] = repr(exc)
+            results["seconds"][step.name] = round(time.perf_counter() - started, 1)
+            bar.advance(suite_task)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print("\n" + "\n".join(_table(results)) + f"\n\nwritten to {RESULTS}")
+    summary.print_table(results)
+    for name, error in results["failed"].items():
+        print(f"{name} failed: {error}")
+    print(f"\nwritten to {RESULTS}")
 
 
 if __name__ == "__main__":

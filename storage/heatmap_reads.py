@@ -18,39 +18,50 @@ class HeatmapData:
     views: int
 
 
-def _band_totals(docs: list[Document]) -> Counter[int]:
+def _band_totals(buckets: dict[heatmaps.BucketKey, int]) -> Counter[int]:
     totals: Counter[int] = Counter()
-    for doc in docs:
-        totals[doc["band"]] += doc.get("total", 0) or doc.get("views", 0)
+    for key, weight in buckets.items():
+        totals[key.band] += weight
     return totals
 
 
-def _merged(docs: list[Document], field: str) -> dict[str, int]:
+def _merged(docs: list[Document]) -> Counter[str]:
     merged: Counter[str] = Counter()
     for doc in docs:
-        merged.update(doc.get(field) or {})
-    return dict(merged)
+        heatmaps.counters(doc, merged)
+    return merged
 
 
-def _scroll(docs: list[Document]) -> tuple[list[float], int]:
-    steps = _merged(docs, "steps")
+def _field(counts: Counter[str], name: str) -> dict[str, int]:
+    prefix = name + "."
+    return {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)}
+
+
+def _scroll(counts: Counter[str]) -> tuple[list[float], int]:
+    steps = _field(counts, "steps")
     per_step = {int(key[1:]): count for key, count in steps.items() if key[1:].isdigit()}
-    return grid.scroll_reach(per_step), sum(doc.get("views", 0) for doc in docs)
+    return grid.scroll_reach(per_step), counts["views"]
+
+
+def _chosen_band(totals: Counter[int], viewport_width: int | None) -> int:
+    if viewport_width is not None:
+        return grid.width_bucket(viewport_width)
+    return totals.most_common(1)[0][0] if totals else grid.width_bucket(1280)
 
 
 async def read_heatmap(
     db: Database, query: heatmaps.HeatmapQuery, viewport_width: int | None
 ) -> HeatmapData:
-    docs = await heatmaps.read(db, query)
-    totals = _band_totals(docs)
-    if viewport_width is not None:
-        band = grid.width_bucket(viewport_width)
-    else:
-        band = totals.most_common(1)[0][0] if totals else grid.width_bucket(1280)
-    in_band = [d for d in docs if d["band"] == band]
-    cells = grid.grid_from_cells(_merged(in_band, "cells"), band)
-    elements = {grid.field_unsafe(k): v for k, v in _merged(in_band, "elements").items()}
-    reach, views = _scroll(docs) if query.kind == "scroll" else ([], 0)
+    buckets = await heatmaps.buckets(db, query)
+    totals = _band_totals(buckets)
+    band = _chosen_band(totals, viewport_width)
+    scroll = query.kind == "scroll"
+    # Scroll reach counts every band; grids and elements only the chosen one.
+    docs = await heatmaps.fetch(db, (k for k in buckets if scroll or k.band == band))
+    in_band = _merged([d for d in docs if d["band"] == band])
+    cells = grid.grid_from_cells(_field(in_band, "cells"), band)
+    elements = {grid.field_unsafe(k): v for k, v in _field(in_band, "elements").items()}
+    reach, views = _scroll(_merged(docs)) if scroll else ([], 0)
     return HeatmapData(
         band=band,
         bands=sorted(totals),

@@ -1,23 +1,53 @@
 """Heatmap rollups: counters per site, page, device type, viewport band, kind and day.
 
-Reading a heatmap costs the number of these documents (one per day and band in
-the range), never the number of events behind them. They hold no identifier
-of a visitor or session, so erasures leave them (see docs/privacy.md).
+Every rollup document is addressed by `_id` (a hash of its key), and each page
+has a catalog document, also addressed by `_id`, that lists its rollup keys with
+their totals. A read is one catalog lookup plus one lookup per (device, band,
+day) it needs: `_id` equality is the one query FerretDB answers without
+decoding the whole collection. A rollup holds its counters as packed deltas (one
+binary per batch, summed into one every `FOLD_AT` batches) rather than one field
+per grid cell: decoding thousands of fields was most of a read's cost.
+Neither holds an identifier of a visitor or session, so erasures leave them (see
+docs/privacy.md); site deletion removes both by `site_id`.
 """
 
+import asyncio
+import contextlib
 import hashlib
-from collections import defaultdict
+import weakref
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+from bson import Binary
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
+from core.heatmaps import field_safe, field_unsafe
 from storage.database import Database, Document
 
 COLLECTION = "heatmap_rollups"
 DAY_MS = 86_400_000
 MAX_TIME_MS = 5000
+# Rollup lookups in flight at once for one read.
+READ_CONCURRENCY = 4
+# A rollup's packed deltas are summed into one once there are this many.
+FOLD_AT = 32
+LEGACY_MAPS = ("cells", "elements", "steps")
+LEGACY_TOTALS = ("total", "views")
+# Marks that catalogs were built for rollups written before catalogs existed.
+CATALOG_MIGRATION_ID = "migration:heatmap-catalogs:v1"
+
+
+def _hashed(*parts: object) -> str:
+    return hashlib.sha256(orjson.dumps(list(parts))).hexdigest()[:32]
+
+
+def catalog_id(site_id: str, kind: str, page: str) -> str:
+    return "catalog:" + _hashed(site_id, kind, page)
 
 
 @dataclass(frozen=True)
@@ -31,8 +61,27 @@ class BucketKey:
 
     @property
     def doc_id(self) -> str:
-        raw = orjson.dumps([self.site_id, self.kind, self.page, self.device, self.band, self.day])
-        return hashlib.sha256(raw).hexdigest()[:32]
+        return _hashed(self.site_id, self.kind, self.page, self.device, self.band, self.day)
+
+    @property
+    def catalog_id(self) -> str:
+        return catalog_id(self.site_id, self.kind, self.page)
+
+    @property
+    def entry(self) -> str:
+        """This bucket's field name in its page's catalog."""
+        return f"{self.band}:{self.day}:{field_safe(self.device)}"
+
+    def identity(self) -> Document:
+        return {"site_id": self.site_id, "kind": self.kind, "page": self.page,
+                "device": self.device, "band": self.band, "day": self.day}  # fmt: skip
+
+
+def key_of_entry(site_id: str, kind: str, page: str, entry: str) -> BucketKey | None:
+    band, day, device = [*entry.split(":", 2), "", ""][:3]
+    if not band.lstrip("-").isdigit() or not day.lstrip("-").isdigit() or not device:
+        return None
+    return BucketKey(site_id, kind, page, field_unsafe(device), int(band), int(day))
 
 
 @dataclass
@@ -53,19 +102,126 @@ def day_of(timestamp_ms: int) -> int:
     return timestamp_ms - timestamp_ms % DAY_MS
 
 
-async def apply(db: Database, increments: Increments) -> None:
+def _weight(counts: Mapping[str, Any]) -> int:
+    """What a bucket counts: clicks or moves (`total`), or page views for scroll depth."""
+    return int(counts.get("total", 0) or 0) + int(counts.get("views", 0) or 0)
+
+
+def _catalog_increments(increments: Increments) -> dict[BucketKey, dict[str, int]]:
+    """Per page (any bucket of it stands for the page): the catalog entries to add."""
+    pages: dict[str, tuple[BucketKey, dict[str, int]]] = {}
     for key, counters in increments.by_bucket.items():
-        identity = {
-            "site_id": key.site_id,
-            "kind": key.kind,
-            "page": key.page,
-            "device": key.device,
-            "band": key.band,
-            "day": key.day,
+        _, entries = pages.setdefault(key.catalog_id, (key, {}))
+        name = "entries." + key.entry
+        entries[name] = entries.get(name, 0) + _weight(counters)
+    return dict(pages.values())
+
+
+def _page_identity(key: BucketKey) -> Document:
+    return {"site_id": key.site_id, "kind": key.kind, "page": key.page, "catalog": True}
+
+
+_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writing() -> asyncio.Lock:
+    """One writer of rollups at a time in this process.
+
+    FerretDB 1.24 applies an update as read, modify, write back, so two concurrent
+    `$inc`/`$push` on one document lose one of them (measured: 200 concurrent `$inc`
+    left 8). This keeps a worker's concurrent jobs from racing; MongoDB needs no lock.
+    """
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
+async def apply(db: Database, increments: Increments) -> None:
+    async with _writing():
+        await _apply(db, increments)
+
+
+async def _apply(db: Database, increments: Increments) -> None:
+    # The catalog first: a crash in between leaves an entry whose rollup is missing or
+    # short (read as such), never a rollup that no read can find.
+    for key, entries in _catalog_increments(increments).items():
+        update = {"$setOnInsert": _page_identity(key), "$inc": entries}
+        await _upsert(db, key.catalog_id, update)
+    for key, counters in increments.by_bucket.items():
+        update = {
+            "$setOnInsert": key.identity(),
+            "$push": {"deltas": _packed(counters)},
+            "$inc": {"n": 1},
         }
-        await db[COLLECTION].update_one(
-            {"_id": key.doc_id}, {"$setOnInsert": identity, "$inc": counters}, upsert=True
-        )
+        doc = await _upsert(db, key.doc_id, update)
+        if doc.get("n", 0) >= FOLD_AT:
+            await _fold(db, key.doc_id)
+
+
+async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
+    """Apply `update` to the document, creating it if missing; the document after."""
+    for attempt in (1, 2):
+        try:
+            doc = await db[COLLECTION].find_one_and_update(
+                {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+            return doc or {}
+        except DuplicateKeyError:
+            # Two writers created the same document at once (FerretDB does not retry
+            # such upserts itself); it exists now, so the second try updates it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _packed(counters: Mapping[str, int]) -> Binary:
+    return Binary(orjson.dumps(counters))
+
+
+def counters(doc: Document, total: Counter[str] | None = None) -> Counter[str]:
+    """A rollup's counters by name (`cells.c3r4`, `elements.…`, `steps.s5`, `total`, `views`).
+
+    Written as packed deltas, one per batch, folded into one from time to time; rollups
+    written before deltas existed hold them as fields, which are read the same way.
+    Added to `total` when given (one pass when merging many rollups).
+    """
+    total = Counter() if total is None else total
+    for name in LEGACY_MAPS:
+        total.update({f"{name}.{k}": v for k, v in (doc.get(name) or {}).items()})
+    for name in LEGACY_TOTALS:
+        if doc.get(name):
+            total[name] += doc[name]
+    for delta in doc.get("deltas") or ():
+        total.update(orjson.loads(delta))
+    return total
+
+
+async def fold(db: Database, doc_id: str) -> bool:
+    async with _writing():
+        return await _fold(db, doc_id)
+
+
+async def _fold(db: Database, doc_id: str) -> bool:
+    """Sum a rollup's deltas (and any legacy fields) into one delta; False if it moved on.
+
+    Conditional on the delta count read, so a batch pushed meanwhile makes this fold a
+    no-op (the next batch folds again) and nothing is ever lost or counted twice.
+    """
+    doc = await db[COLLECTION].find_one({"_id": doc_id})
+    if doc is None:
+        return False
+    result = await db[COLLECTION].update_one(
+        {"_id": doc_id, "n": doc.get("n", 0)},
+        {
+            "$set": {"deltas": [_packed(counters(doc))], "n": 1},
+            "$unset": dict.fromkeys((*LEGACY_MAPS, *LEGACY_TOTALS), ""),
+        },
+    )
+    return result.modified_count == 1
 
 
 @dataclass(frozen=True)
@@ -77,18 +233,56 @@ class HeatmapQuery:
     start: datetime
     end: datetime
 
+    def wants(self, key: BucketKey) -> bool:
+        first_day = day_of(int(self.start.timestamp() * 1000))
+        in_range = first_day <= key.day < int(self.end.timestamp() * 1000)
+        return in_range and (self.device is None or key.device == self.device)
 
-async def read(db: Database, q: HeatmapQuery) -> list[Document]:
-    query: dict[str, Any] = {
-        "site_id": q.site_id,
-        "kind": q.kind,
-        "page": q.page,
-        "day": {
-            "$gte": day_of(int(q.start.timestamp() * 1000)),
-            "$lt": int(q.end.timestamp() * 1000),
-        },
-    }
-    if q.device:
-        query["device"] = q.device
-    cursor = db[COLLECTION].find(query, max_time_ms=MAX_TIME_MS, limit=10_000)
-    return await cursor.to_list(None)
+
+async def buckets(db: Database, q: HeatmapQuery) -> dict[BucketKey, int]:
+    """The page's rollup keys in the query's range and device, with what each counts."""
+    catalog = await db[COLLECTION].find_one(
+        {"_id": catalog_id(q.site_id, q.kind, q.page)}, max_time_ms=MAX_TIME_MS
+    )
+    found: dict[BucketKey, int] = {}
+    for entry, weight in ((catalog or {}).get("entries") or {}).items():
+        key = key_of_entry(q.site_id, q.kind, q.page, entry)
+        if key is not None and q.wants(key):
+            found[key] = int(weight)
+    return found
+
+
+async def fetch(db: Database, keys: Iterable[BucketKey]) -> list[Document]:
+    """The rollup documents of these keys (missing ones left out), one `_id` lookup each."""
+    gate = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def one(key: BucketKey) -> Document | None:
+        async with gate:
+            return await db[COLLECTION].find_one({"_id": key.doc_id}, max_time_ms=MAX_TIME_MS)
+
+    docs = await asyncio.gather(*(one(key) for key in sorted(keys, key=lambda k: k.doc_id)))
+    return [doc for doc in docs if doc is not None]
+
+
+async def build_catalogs(db: Database) -> int:
+    """Catalog entries for rollups written before catalogs existed; run once, at start-up.
+
+    Idempotent (`$max`, so running twice or beside live workers never double-counts an
+    entry's total); the whole collection is read once, then a marker skips it for good.
+    """
+    if await db[COLLECTION].find_one({"_id": CATALOG_MIGRATION_ID}) is not None:
+        return 0
+    cursor = db[COLLECTION].find({"day": {"$exists": True}, "catalog": {"$ne": True}})
+    added = 0
+    async for doc in cursor:
+        key = BucketKey(doc["site_id"], doc["kind"], doc["page"], doc["device"], doc["band"],
+                        doc["day"])  # fmt: skip
+        await db[COLLECTION].update_one(
+            {"_id": key.catalog_id},
+            {"$setOnInsert": _page_identity(key), "$max": {"entries." + key.entry: _weight(doc)}},
+            upsert=True,
+        )
+        added += 1
+    with contextlib.suppress(DuplicateKeyError):  # another process finished it first
+        await db[COLLECTION].insert_one({"_id": CATALOG_MIGRATION_ID, "rollups": added})
+    return added

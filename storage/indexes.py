@@ -1,4 +1,4 @@
-"""Every collection's indexes, created idempotently at start-up.
+"""Every collection's indexes, created idempotently at start-up, and data migrations.
 
 Only options that both MongoDB and FerretDB 1.24 accept are used here: no
 partial, sparse or TTL indexes (retention is enforced by a worker job).
@@ -6,6 +6,7 @@ partial, sparse or TTL indexes (retention is enforced by a worker job).
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from storage import heatmaps
 from storage.database import Database
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -94,9 +95,10 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Create every index that is missing; existing ones are left as they are."""
+    """Create every index that is missing, then run the data migrations not yet run."""
     for collection, models in INDEXES.items():
         for model in models:
             # One at a time: FerretDB 1.24 crashes on a multi-index createIndexes
             # when every index already exists and the collection holds documents.
             await db[collection].create_indexes([model])
+    await heatmaps.build_catalogs(db)
