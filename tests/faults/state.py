@@ -72,6 +72,9 @@ async def exports(db: Database) -> dict[str, Any]:
         )
         document = orjson.loads(text)
         document["export"].pop("generated_at")
+        for session in document["sessions"]:
+            for name in VOLATILE["sessions"]:
+                session["session"].pop(name, None)
         found[request_id] = document
     return found
 
