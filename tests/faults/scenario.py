@@ -20,9 +20,9 @@ VISITORS = {"session-0001": "visitor-0001", "session-0002": "visitor-0002"}
 RECORD_INPUTS = "mutation($id: ID!) { updateSite(id: $id, changes: {recordInputs: true}) { id } }"
 
 
-def session_events(offset_ms: int) -> list[dict[str, Any]]:
-    """The real shop recording twice over, in order, starting `offset_ms` after START_MS."""
-    events = shop_events() * 2
+def session_events(offset_ms: int, copies: int = 1) -> list[dict[str, Any]]:
+    """The real shop recording (`copies` times over), starting `offset_ms` after START_MS."""
+    events = shop_events() * copies
     return [{**e, "timestamp": START_MS + offset_ms + i * 50} for i, e in enumerate(events)]
 
 

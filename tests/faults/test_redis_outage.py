@@ -38,7 +38,7 @@ async def test_batches_sent_while_redis_is_down_are_all_processed_and_compacted_
     settings = settings.model_copy(
         update={"REDIS_URL": own_redis.url, "SIGHTLINE_COMPACT_PART_BYTES": 1024}
     )
-    sent = {"session-across": session_events(0), "session-during": session_events(60_000)}
+    sent = {"session-across": session_events(0, 2), "session-during": session_events(60_000, 2)}
     batches = {s: batches_of(events, 8) for s, events in sent.items()}
     plan = {
         "before": [("session-across", seq) for seq in range(0, 5)],
