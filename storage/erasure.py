@@ -10,6 +10,7 @@ and run again finishes with the right count per collection.
 from typing import Any
 
 from storage import privacy_requests
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import session_key
 
@@ -57,6 +58,7 @@ class Ledger:
         if not recorded:
             await privacy_requests.set_pending(self.db, self.request_id, collection, ids)
         await self.db[collection].delete_many({"_id": {"$in": ids}})
+        crash_point("erasure.batch_deleted")
         # The ids were listed just before: each existed, and is gone now whether this
         # run or an interrupted one deleted it.
         await privacy_requests.settle_pending(self.db, self.request_id, collection, len(ids))

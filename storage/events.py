@@ -11,6 +11,7 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError
 
+from storage.crash_points import crash_point
 from storage.database import Database, Document, time_limit
 
 COLLECTION = "events"
@@ -31,21 +32,37 @@ def event_document(base: Document, derived: Document, timestamp_ms: int) -> Docu
 
 
 async def upsert_events(db: Database, documents: list[Document]) -> int:
-    """Write events by `_id`, replacing earlier versions; returns how many were written.
+    """Write events by `_id`, replacing earlier versions; returns how many are stored.
 
-    Delete-then-insert in two round trips rather than a bulk of replaces, which
-    FerretDB does not answer completely. A crash between the two steps loses
-    nothing: the chunks are marked processed only afterwards, so the next run
-    writes the events again.
+    An event heatmaps have counted (`rolled_up`) keeps that mark and is replaced
+    in place, never deleted even for a moment: a crash would forget the mark, and
+    the next run would count it again. Unchanged events are not written at all.
     """
     if not documents:
         return 0
     ids = [d["_id"] for d in documents]
-    counted = db[COLLECTION].find({"_id": {"$in": ids}, "rolled_up": True}, projection={"_id": 1})
-    already = {doc["_id"] async for doc in counted}
+    stored = {doc["_id"]: doc async for doc in db[COLLECTION].find({"_id": {"$in": ids}})}
+    fresh: list[Document] = []
+    counted: list[Document] = []
     for doc in documents:
-        doc["rolled_up"] = doc["_id"] in already  # heatmap counters must not count it again
-    await db[COLLECTION].delete_many({"_id": {"$in": ids}})
+        before = stored.get(doc["_id"])
+        doc["rolled_up"] = bool(before and before.get("rolled_up"))
+        if before != doc:
+            (counted if doc["rolled_up"] else fresh).append(doc)
+    for doc in counted:
+        await db[COLLECTION].replace_one({"_id": doc["_id"]}, doc)
+    return len(documents) - len(fresh) + await _rewrite(db, fresh)
+
+
+async def _rewrite(db: Database, documents: list[Document]) -> int:
+    """Delete-then-insert in two round trips rather than a bulk of replaces, which
+    FerretDB does not answer completely. A crash between the two steps loses
+    nothing: the chunks are marked processed only afterwards, so the next run
+    writes the events again."""
+    if not documents:
+        return 0
+    await db[COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
+    crash_point("events.deleted_for_rewrite")
     try:
         result = await db[COLLECTION].insert_many(documents, ordered=False)
     except BulkWriteError as exc:

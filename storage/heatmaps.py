@@ -14,6 +14,7 @@ docs/privacy.md); site deletion removes both by `site_id`.
 import asyncio
 import contextlib
 import hashlib
+import uuid
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -141,25 +142,53 @@ def _writing() -> asyncio.Lock:
 
 
 async def apply(db: Database, increments: Increments) -> None:
+    """Add `increments` (tests and benches; workers use `apply_once` with their own token)."""
+    token = uuid.uuid4().hex
+    await apply_once(db, token, increments)
+    await forget(db, token, list(increments.by_bucket))
+
+
+async def apply_once(db: Database, token: str, increments: Increments) -> None:
+    """Add `increments`, each document at most once for `token`, whatever ran before.
+
+    A document keeps the tokens it has counted (in `applied`) until `forget` drops
+    them, so a run repeated after a crash adds nothing twice. Checking and adding are
+    two steps: writers of one site must be serialised (the worker holds the site's
+    counters claim, and `_writing` covers the jobs of one process).
+    """
     async with _writing():
-        await _apply(db, increments)
+        for key, entries in _catalog_increments(increments).items():
+            update = {"$setOnInsert": _page_identity(key), "$inc": entries}
+            await _add_once(db, key.catalog_id, token, update)
+        for key, counters in increments.by_bucket.items():
+            update = {
+                "$setOnInsert": key.identity(),
+                "$push": {"deltas": _packed(counters)},
+                "$inc": {"n": 1},
+            }
+            doc = await _add_once(db, key.doc_id, token, update)
+            if doc is not None and doc.get("n", 0) >= FOLD_AT:
+                await _fold(db, key.doc_id)
 
 
-async def _apply(db: Database, increments: Increments) -> None:
-    # The catalog first: a crash in between leaves an entry whose rollup is missing or
-    # short (read as such), never a rollup that no read can find.
-    for key, entries in _catalog_increments(increments).items():
-        update = {"$setOnInsert": _page_identity(key), "$inc": entries}
-        await _upsert(db, key.catalog_id, update)
-    for key, counters in increments.by_bucket.items():
-        update = {
-            "$setOnInsert": key.identity(),
-            "$push": {"deltas": _packed(counters)},
-            "$inc": {"n": 1},
-        }
-        doc = await _upsert(db, key.doc_id, update)
-        if doc.get("n", 0) >= FOLD_AT:
-            await _fold(db, key.doc_id)
+async def _add_once(db: Database, doc_id: str, token: str, update: Document) -> Document | None:
+    """Apply `update` unless the document counted `token` already; the document after.
+
+    Only `_id` filters, the one lookup FerretDB pushes down.
+    """
+    seen = await db[COLLECTION].find_one({"_id": doc_id}, projection={"applied": 1})
+    if seen is not None and token in (seen.get("applied") or ()):
+        return None
+    push = {**update.get("$push", {}), "applied": token}
+    return await _upsert(db, doc_id, {**update, "$push": push})
+
+
+async def forget(db: Database, token: str, keys: list[BucketKey]) -> None:
+    """Drop `token` from the rollups and catalogs once nothing can apply it again."""
+    doc_ids = sorted({k.doc_id for k in keys} | {k.catalog_id for k in keys})
+    async with _writing():
+        for doc_id in doc_ids:
+            await db[COLLECTION].update_one({"_id": doc_id}, {"$pull": {"applied": token}})
 
 
 async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
@@ -222,6 +251,28 @@ async def _fold(db: Database, doc_id: str) -> bool:
         },
     )
     return result.modified_count == 1
+
+
+def to_document(increments: Increments) -> list[Document]:
+    """Increments in a form FerretDB stores: counter names hold dots (so they are values
+    here) and nested arrays are refused (so names and amounts are two arrays)."""
+    return [
+        {
+            "key": list(key.identity().values()),
+            "names": list(counters),
+            "amounts": list(counters.values()),
+        }
+        for key, counters in increments.by_bucket.items()
+    ]
+
+
+def from_document(stored: list[Document]) -> Increments:
+    increments = Increments()
+    for bucket in stored:
+        key = BucketKey(*bucket["key"])
+        for counter, amount in zip(bucket["names"], bucket["amounts"], strict=True):
+            increments.add(key, counter, amount)
+    return increments
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ async def mark_done(db: Database, request_id: str) -> None:
                 "status": RequestStatus.DONE.value,
                 "finished_at": datetime.now(UTC),
                 "parameters": {},
-            }
+            },
+            "$unset": {"progress": ""},
         },
     )
 
@@ -107,7 +108,7 @@ async def stale_pending_ids(db: Database, *, older_than: timedelta, limit: int =
 async def list_for_site(db: Database, site_id: str, *, limit: int = 100) -> list[Document]:
     cursor = db[COLLECTION].find(
         {"site_id": site_id},
-        projection={"parameters": 0, "pending": 0},
+        projection={"parameters": 0, "pending": 0, "progress": 0},
         sort=[("requested_at", -1)],
         limit=limit,
     )
@@ -132,3 +133,8 @@ async def settle_pending(db: Database, request_id: str, collection: str, count: 
 async def record_outcome(db: Database, request_id: str, outcome: Document) -> None:
     """Attach what a request produced besides deletions (findings, an export)."""
     await db[COLLECTION].update_one({"_id": request_id}, {"$set": {"outcome": outcome}})
+
+
+async def save_progress(db: Database, request_id: str, progress: Document) -> None:
+    """Where a long request got to, so a run after a crash resumes there (dropped when done)."""
+    await db[COLLECTION].update_one({"_id": request_id}, {"$set": {"progress": progress}})

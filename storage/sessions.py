@@ -165,3 +165,16 @@ async def session_ids_started_between(
 
 async def session_ids_inactive_since(db: Database, site_id: str, cutoff: datetime) -> list[str]:
     return await _session_ids(db, {"site_id": site_id, "last_activity_at": {"$lt": cutoff}})
+
+
+async def set_rollup_pending(db: Database, key: str, pending: Document) -> None:
+    """Note the heatmap rollup a worker is about to apply (see workers.heatmap_rollup)."""
+    await db[COLLECTION].update_one({"_id": key}, {"$set": {"heatmap_pending": pending}})
+
+
+async def mark_rollup_counted(db: Database, key: str) -> None:
+    await db[COLLECTION].update_one({"_id": key}, {"$set": {"heatmap_pending.counted": True}})
+
+
+async def clear_rollup_pending(db: Database, key: str) -> None:
+    await db[COLLECTION].update_one({"_id": key}, {"$unset": {"heatmap_pending": ""}})

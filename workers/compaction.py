@@ -18,6 +18,7 @@ from core import codec
 from core.logs import get_logger
 from core.part_codec import PartWriter, checksum_of, iter_part_events
 from storage import parts, recordings
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import chunk_key, session_key
 from workers.leases import DEFAULT_LEASE, SessionLease, session_lease
@@ -167,6 +168,7 @@ async def _store(
         await parts.delete_part(db, part_id)
         raise RuntimeError(f"part {part_id} did not verify; its chunks are kept")
     await parts.mark_verified(db, part_id)
+    crash_point("compaction.part_verified")
     removed = await recordings.delete_chunks(db, [c["_id"] for c in members])
     report.parts_written += 1
     report.chunks_removed += removed

@@ -15,12 +15,13 @@ import zstandard
 
 from storage import events as event_store
 from storage import exports, sessions, visitors
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.recording_stream import iter_session_events
 
 FORMAT = "sightline-visitor-export/1"
 SLICE_BYTES = 8 * 2**20
-_HIDDEN = {"privacy_state", "chunks", "needs_compaction", "last_chunk_at", "ip"}
+_HIDDEN = {"privacy_state", "chunks", "needs_compaction", "last_chunk_at", "ip", "heatmap_pending"}
 
 
 class SlicedWriter:
@@ -51,6 +52,7 @@ class SlicedWriter:
         await exports.store_slice(
             self.db, request_id=self.request_id, site_id=self.site_id, index=self.index, blob=blob
         )
+        crash_point("export.slice_stored")
         self.index += 1
 
 

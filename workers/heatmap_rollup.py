@@ -3,19 +3,26 @@
 Clicks are rolled up as soon as they are derived; scroll depth only when the
 session is final (its depth can still grow until then); mouse moves are sampled
 from chunks the first time they are processed. Each derived event carries a
-`rolled_up` mark, so reprocessing a session counts nothing twice. (A crash
-between writing the counters and marking the events can count one batch of
-clicks twice: counters are statistics, and no identifier is involved.)
+`rolled_up` mark and each chunk a `processed` mark, so reprocessing a session
+counts nothing twice; `commit` makes counting and marking one step that a
+worker killed half-way through is finished by the next run, never repeated.
 """
 
-from collections.abc import Iterable
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from core import heatmaps as grid
+from storage import claims, heatmaps, recordings, sessions
 from storage import events as event_store
-from storage import heatmaps
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 
+COUNTERS_LEASE = timedelta(seconds=30)
 MOVE = 1
 SCROLL = 3
 VIEWPORT = 4
@@ -63,17 +70,83 @@ def _ms(event: Document) -> int:
     return int(event["at"].timestamp() * 1000)
 
 
-async def roll_up_events(db: Database, site: Document, session: Document, *, final: bool) -> int:
-    """Add the session's events not yet counted to the rollups; how many were counted."""
+@dataclass
+class Rollup:
+    """What one processing run adds to the heatmaps, and the marks that say it was added."""
+
+    increments: heatmaps.Increments
+    chunk_ids: list[str]
+    event_ids: list[str] = field(default_factory=list)
+
+
+async def add_events(
+    db: Database, site: Document, session: Document, rollup: Rollup, *, final: bool
+) -> None:
+    """Add the session's derived events not yet counted to `rollup`."""
     kinds = ["click", "scroll"] if final else ["click"]
     pending = await event_store.not_rolled_up(db, site["_id"], session["session_id"], kinds)
-    inc = heatmaps.Increments()
     device = session.get("device_type") or "unknown"
     for event in pending:
-        (add_click if event["kind"] == "click" else add_scroll)(inc, site, device, event)
-    await heatmaps.apply(db, inc)
-    await event_store.mark_rolled_up(db, [e["_id"] for e in pending])
-    return len(pending)
+        add = add_click if event["kind"] == "click" else add_scroll
+        add(rollup.increments, site, device, event)
+    rollup.event_ids.extend(e["_id"] for e in pending)
+
+
+async def commit(db: Database, session: Document, rollup: Rollup) -> None:
+    """Count `rollup` exactly once, even when the worker dies at any point of this.
+
+    The rollup is first written on the session, then applied under a fresh token
+    (`heatmaps.apply_once`), then its events and chunks are marked; the next run on
+    the session finishes a rollup a dead worker left (`finish_interrupted`).
+    """
+    if not (rollup.increments or rollup.event_ids or rollup.chunk_ids):
+        return
+    pending = {
+        "token": uuid.uuid4().hex,
+        "buckets": heatmaps.to_document(rollup.increments),
+        "events": rollup.event_ids,
+        "chunks": rollup.chunk_ids,
+        "counted": False,
+    }
+    await sessions.set_rollup_pending(db, session["_id"], pending)
+    await _finish(db, session, pending)
+
+
+async def finish_interrupted(db: Database, session: Document) -> None:
+    """Finish the rollup a worker that died left on the session (under its lease)."""
+    pending = session.get("heatmap_pending")
+    if pending:
+        await _finish(db, session, pending)
+
+
+async def _finish(db: Database, session: Document, pending: Document) -> None:
+    increments = heatmaps.from_document(pending["buckets"])
+    key, site_id = session["_id"], session["site_id"]
+    if not pending["counted"]:
+        async with _site_counters(db, site_id):
+            await heatmaps.apply_once(db, pending["token"], increments)
+        crash_point("heatmaps.counted")
+        await event_store.mark_rolled_up(db, pending["events"])
+        await recordings.mark_processed(db, pending["chunks"])
+        await sessions.mark_rollup_counted(db, key)
+    async with _site_counters(db, site_id):
+        await heatmaps.forget(db, pending["token"], list(increments.by_bucket))
+    await sessions.clear_rollup_pending(db, key)
+
+
+@asynccontextmanager
+async def _site_counters(db: Database, site_id: str) -> AsyncIterator[None]:
+    """One writer at a time on a site's counters: FerretDB (dev and tests) loses
+    concurrent `$inc`s on one document, which MongoDB would apply atomically."""
+    name, holder = f"heatmaps:{site_id}", uuid.uuid4().hex
+    while True:
+        if await claims.acquire(db, name, holder, COUNTERS_LEASE):
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        await claims.release(db, name, holder)
 
 
 class MoveSampler:

@@ -7,6 +7,7 @@ had findings is rewritten as one document replacement (atomic), under the
 session's lease, so a crash leaves either the old or the new version.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from bson import Binary
 from core import codec, pii
 from core.part_codec import PartWriter
 from storage import parts, recordings, sessions
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.recording_stream import Piece, list_pieces, whole_pieces
 from workers.leases import session_lease
@@ -22,10 +24,47 @@ from workers.leases import session_lease
 MAX_FINDINGS = 1000
 
 
+Checkpoint = Callable[[Document], Awaitable[None]]
+
+
 async def scan_site(
-    db: Database, site_id: str, start: datetime, end: datetime, *, redact: bool
+    db: Database,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    redact: bool,
+    resume: Document | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Document:
-    report: Document = {
+    """Scan (and redact) the sessions started in a range; the report of findings.
+
+    Each session is first scanned whole and its findings saved through
+    `checkpoint`, and only then redacted: a run resumed from the last checkpoint
+    after a crash reports what was found before any redaction, once.
+    """
+    progress = resume or {"report": _empty_report(), "scanned": []}
+    report: Document = progress["report"]
+    scanned: list[str] = progress["scanned"]
+    for session_id in await sessions.session_ids_started_between(db, site_id, start, end):
+        async with session_lease(db, site_id, session_id) as lease:
+            if lease is None:
+                if session_id not in report["skipped_busy"]:
+                    report["skipped_busy"].append(session_id)
+                continue
+            if session_id not in scanned:
+                await _scan_session(db, site_id, session_id, redact, report)
+                report["sessions_scanned"] += 1
+                scanned.append(session_id)
+                if checkpoint is not None:
+                    await checkpoint(progress)
+            if redact:
+                await _redact_session(db, site_id, session_id)
+    return report
+
+
+def _empty_report() -> Document:
+    return {
         "sessions_scanned": 0,
         "events_scanned": 0,
         "counts": {},
@@ -33,33 +72,33 @@ async def scan_site(
         "redacted_pieces": 0,
         "skipped_busy": [],
     }
-    for session_id in await sessions.session_ids_started_between(db, site_id, start, end):
-        async with session_lease(db, site_id, session_id) as lease:
-            if lease is None:
-                report["skipped_busy"].append(session_id)
-                continue
-            await _scan_session(db, site_id, session_id, redact, report)
-        report["sessions_scanned"] += 1
-    return report
 
 
 async def _scan_session(
     db: Database, site_id: str, session_id: str, redact: bool, report: Document
 ) -> None:
     index = 0
-    async for piece, events in whole_pieces(db, await list_pieces(db, site_id, session_id)):
-        cleaned, found = [], False
+    async for _, events in whole_pieces(db, await list_pieces(db, site_id, session_id)):
+        found = False
         for event in events:
             kinds = pii.scan(event)
             if kinds:
                 found = True
                 _record(report, session_id, index, kinds)
-            cleaned.append(pii.redact(event) if kinds else event)
             index += 1
         if redact and found:
-            await _rewrite(db, piece, cleaned)
             report["redacted_pieces"] += 1
     report["events_scanned"] += index
+
+
+async def _redact_session(db: Database, site_id: str, session_id: str) -> None:
+    """Rewrite each piece holding personal data; pieces already clean are left alone."""
+    async for piece, events in whole_pieces(db, await list_pieces(db, site_id, session_id)):
+        findings = [bool(pii.scan(event)) for event in events]
+        if any(findings):
+            cleaned = [pii.redact(e) if f else e for e, f in zip(events, findings, strict=True)]
+            await _rewrite(db, piece, cleaned)
+            crash_point("pii_scan.piece_redacted")
 
 
 def _record(report: Document, session_id: str, index: int, kinds: list[str]) -> None:

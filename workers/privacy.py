@@ -129,8 +129,18 @@ async def _export_visitor(work: Work) -> None:
 
 async def _scan(work: Work) -> None:
     start, end = _range(work.parameters)
+
+    async def checkpoint(progress: Document) -> None:
+        await privacy_requests.save_progress(work.db, work.request["_id"], progress)
+
     outcome = await pii_scan.scan_site(
-        work.db, work.site_id, start, end, redact=bool(work.parameters.get("redact"))
+        work.db,
+        work.site_id,
+        start,
+        end,
+        redact=bool(work.parameters.get("redact")),
+        resume=work.request.get("progress"),
+        checkpoint=checkpoint,
     )
     await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
 

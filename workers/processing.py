@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage import events as event_store
-from storage import heatmaps, recordings, sessions, sites
+from storage import sessions, sites
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import session_key
 from storage.recording_stream import Piece, list_pieces, pieces_events
+from workers import heatmap_rollup
 from workers.extraction.extractor import Extractor
 from workers.extraction.settings import SignalSettings
-from workers.heatmap_rollup import MoveSampler, roll_up_events
+from workers.heatmap_rollup import MoveSampler
 from workers.leases import SessionLease, session_lease
 
 FLUSH_EVERY = 1000
@@ -87,6 +89,7 @@ async def _process(
     session = await sessions.find_session(db, site_id, session_id)
     if site is None or session is None:
         return ProcessingReport(status="gone")
+    await heatmap_rollup.finish_interrupted(db, session)
     pieces = await list_pieces(db, site_id, session_id)
     start = start_index(pieces, from_start=from_start)
     if start is None and final and pieces:
@@ -97,8 +100,10 @@ async def _process(
         base = {"site_id": site_id, "session_id": session_id, "visitor_id": session["visitor_id"]}
         sampler = MoveSampler(site, session.get("device_type") or "unknown")
         report = await _extract(db, pieces[start:], settings, base, final, sampler)
-        await heatmaps.apply(db, sampler.increments)
-        await roll_up_events(db, site, session, final=final)
+        new_chunks = [p.key for p in pieces[start:] if not p.is_part and not p.processed]
+        rollup = heatmap_rollup.Rollup(sampler.increments, new_chunks)
+        await heatmap_rollup.add_events(db, site, session, rollup, final=final)
+        await heatmap_rollup.commit(db, session, rollup)
     await _summarize(db, site_id, session_id, pieces)
     return report
 
@@ -124,9 +129,7 @@ async def _extract(
     report.pieces = len(pieces)
     pending.extend(_documents(key, base, extractor.finish(final)))
     report.events_written += await event_store.upsert_events(db, pending)
-    await recordings.mark_processed(
-        db, [p.key for p in pieces if not p.is_part and not p.processed]
-    )
+    crash_point("extraction.events_written")
     return report
 
 
@@ -166,4 +169,5 @@ async def recompute_signals(db: Database, site_id: str, session_id: str) -> Proc
         if held is None:
             return ProcessingReport(status="busy")
         await event_store.delete_session_events(db, site_id, session_id, kinds=SIGNAL_KINDS)
+        crash_point("recompute.signals_deleted")
         return await _process(db, site_id, session_id, final=True, from_start=True)

@@ -8,6 +8,7 @@ from arq import Retry
 from core.config import Settings
 from core.logs import get_logger
 from storage import recordings, session_search, sessions
+from storage.crash_points import crash_point
 from storage.database import Database
 from workers import compaction, processing
 from workers.leases import session_lease
@@ -93,6 +94,7 @@ async def recompute_signals(
         page = await session_search.search_sessions(db, site_id, filters, after=after, limit=100)
         for session in page:
             await queue.enqueue(Job.RECOMPUTE_SESSION, site_id, session["session_id"])
+            crash_point("recompute.session_queued")
             queued += 1
         if len(page) < 100:
             return f"{queued} sessions queued"
