@@ -28,6 +28,7 @@ async def clone(source: Database, target: Database) -> None:
     for name in await source.list_collection_names():
         documents = await source[name].find({}).to_list(None)
         if documents:
+            await target[name].delete_many({})  # what start-up wrote (migration marks)
             await target[name].insert_many(documents)
 
 
