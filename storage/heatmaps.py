@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pymongo.errors import DuplicateKeyError
 
 from storage.database import Database, Document
 
@@ -63,9 +64,13 @@ async def apply(db: Database, increments: Increments) -> None:
             "band": key.band,
             "day": key.day,
         }
-        await db[COLLECTION].update_one(
-            {"_id": key.doc_id}, {"$setOnInsert": identity, "$inc": counters}, upsert=True
-        )
+        update = {"$setOnInsert": identity, "$inc": counters}
+        try:
+            await db[COLLECTION].update_one({"_id": key.doc_id}, update, upsert=True)
+        except DuplicateKeyError:
+            # Another job created the bucket between our lookup and insert; MongoDB
+            # retries such an upsert itself, FerretDB does not. Now it exists: update it.
+            await db[COLLECTION].update_one({"_id": key.doc_id}, update, upsert=True)
 
 
 @dataclass(frozen=True)
