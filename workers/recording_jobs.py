@@ -1,9 +1,12 @@
 """Jobs over recordings: extraction, compaction, the outbox sweep, signal recomputation."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
+from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.logs import get_logger
@@ -21,11 +24,26 @@ OUTBOX_GRACE = timedelta(seconds=30)
 BUSY_RETRY_S = 5
 
 
+@asynccontextmanager
+async def _retried_on_storage_errors(ctx: dict[str, Any]) -> AsyncIterator[None]:
+    """A storage error fails the job for a moment, not until the next sweep: processing
+    and compaction are idempotent and safe to interrupt, so arq runs them again soon."""
+    try:
+        yield
+    except PyMongoError as exc:
+        attempt = int(ctx.get("job_try") or 1)
+        log.warning("job.storage_error", error=type(exc).__name__, attempt=attempt)
+        raise Retry(defer=BUSY_RETRY_S * attempt) from exc
+
+
 async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
     limits = _limits(settings)
-    async with session_lease(db, site_id, session_id, limits.lease) as lease:
+    async with (
+        _retried_on_storage_errors(ctx),
+        session_lease(db, site_id, session_id, limits.lease) as lease,
+    ):
         if lease is None:
             raise Retry(defer=BUSY_RETRY_S)
         report = await processing.process_session(db, site_id, session_id, lease=lease)
@@ -41,6 +59,13 @@ async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) ->
     """A quiet session: final extraction, then compaction of everything."""
     db: Database = ctx["db"]
     limits = _limits(ctx["settings"])
+    async with _retried_on_storage_errors(ctx):
+        return await _compact(db, site_id, session_id, limits)
+
+
+async def _compact(
+    db: Database, site_id: str, session_id: str, limits: compaction.CompactionLimits
+) -> str:
     seen = await sessions.find_session(db, site_id, session_id)
     if seen is None:
         return "gone"
