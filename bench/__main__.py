@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, results in bench/results.json.
 
-    .venv/bin/python -m bench [--size quick|large]
+    .venv/bin/python -m bench [--size quick|large] [--skip NAME ...]
 
 Each benchmark starts its own FerretDB and Redis (and API process where it
 needs one) on loopback, so runs do not disturb each other.
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, ingest, privacy, workers
+from bench import analytics, ingest, load, privacy, workers
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
@@ -25,6 +25,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "workers": {"raw_mb": 50},
         "analytics": {"events": 100_000, "sessions": 2_000, "repeat": 3},
         "privacy": {"n_sessions": 10},
+        "load": {"duration": 20, "api_processes": 1, "workers": 1},
     },
     "large": {
         "ingest": {
@@ -36,6 +37,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "workers": {"raw_mb": 200},
         "analytics": {"events": 1_000_000, "sessions": 20_000, "repeat": 3},
         "privacy": {"n_sessions": 50},
+        "load": {"duration": 60, "api_processes": 2, "workers": 3},
     },
 }
 RUNNERS: dict[str, Callable[..., Any]] = {
@@ -43,10 +45,18 @@ RUNNERS: dict[str, Callable[..., Any]] = {
     "workers": workers.run,
     "analytics": lambda **kw: asyncio.run(analytics.run_async(**kw)),
     "privacy": lambda **kw: asyncio.run(privacy.run_async(**kw)),
+    "load": lambda **kw: load.keyed(load.run(**kw)),
 }
 
 
 def _table(results: dict[str, Any]) -> list[str]:
+    lines = _main_rows(results) if {"ingest", "workers", "analytics"} <= results.keys() else []
+    for result in results.get("load", {}).values():
+        lines += ["", *load.table(result)]
+    return lines
+
+
+def _main_rows(results: dict[str, Any]) -> list[str]:
     ing, wrk, ana = results["ingest"], results["workers"], results["analytics"]
     api, floor, comp = ing["api"], ing["insert_many"], wrk["compaction"]
     funnel, heat = ana["funnel_4_steps"], ana["click_heatmap_read"]
@@ -74,6 +84,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
+    parser.add_argument("--skip", action="append", default=[], choices=sorted(RUNNERS))
     args = parser.parse_args()
     results: dict[str, Any] = {
         "size": args.size,
@@ -81,6 +92,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
     for name, options in SIZES[args.size].items():
+        if name in args.skip:
+            continue
         print(f"[{name}] {options} …", flush=True)
         results[name] = RUNNERS[name](**options)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
