@@ -2,7 +2,7 @@
 check that every accepted event is stored, replayable and processed.
 
     .venv/bin/python -m bench.load [--duration 60] [--api-processes 1] [--workers 1]
-                                   [--visitors 200] [--interval 5]
+                                   [--visitors 60] [--interval 5]
 
 Starts FerretDB and Redis on loopback, `--api-processes` API processes (each
 `python -m api` on its own port; the traffic generator sends requests to them
@@ -184,7 +184,7 @@ def run(
     duration: float = 60,
     api_processes: int = 1,
     workers: int = 1,
-    visitors: int = 200,
+    visitors: int = 60,
     interval: float = 5,
 ) -> dict[str, Any]:
     env = {**STACK_ENV, "SIGHTLINE_SECRET_KEY": secrets.token_urlsafe(32)}
@@ -268,7 +268,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--visitors", type=int, default=200)
+    parser.add_argument("--visitors", type=int, default=60)
     parser.add_argument("--interval", type=float, default=5)
     args = parser.parse_args()
     result = run(args.duration, args.api_processes, args.workers, args.visitors, args.interval)
