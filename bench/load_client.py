@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--key", required=True, help="the site's tracking key")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--duration", type=float, default=60)
-    parser.add_argument("--visitors", type=int, default=60)
+    parser.add_argument("--visitors", type=int, default=30)
     parser.add_argument("--interval", type=float, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
