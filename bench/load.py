@@ -117,17 +117,19 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def traffic_figures(log: dict[str, Any]) -> dict[str, Any]:
+    """Rates over the traffic window (`--duration`); latencies and counts over every
+    request, the retries after the window included."""
     requests, batches = log["requests"], log["batches"]
-    span = max((end for end, _, _ in requests), default=0.0) or 1.0
+    window = float(log["plan"]["duration_s"])
     accepted = [b for b in batches if b["outcome"] == "accepted"]
-    events = sum(b["count"] for b in accepted)
+    in_window = [b for b in accepted if 0 < b.get("accepted_at", 0) <= window]
     statuses = Counter(status for _, _, status in requests)
     return {
         "requests": len(requests),
-        "seconds": round(span, 1),
-        "requests_per_s": round(len(requests) / span, 1),
-        "events_accepted": events,
-        "events_per_s": round(events / span),
+        "last_response_s": round(max((end for end, _, _ in requests), default=0.0), 1),
+        "requests_per_s": round(sum(1 for end, _, _ in requests if end <= window) / window, 1),
+        "events_accepted": sum(b["count"] for b in accepted),
+        "events_per_s": round(sum(b["count"] for b in in_window) / window),
         **summary_ms([latency for _, latency, _ in requests]),
         "statuses": dict(sorted(statuses.items())),
         "errors": sum(n for status, n in statuses.items() if not status.startswith("2")),
@@ -239,7 +241,8 @@ def table(result: dict[str, Any]) -> list[str]:
     rows = [
         ("configuration", f"{label(result)}, {result['config']['visitors']} visitors, "
                           f"{result['config']['duration_s']} s"),
-        ("requests/s", f"{t['requests_per_s']} ({t['requests']} requests in {t['seconds']} s)"),
+        ("requests/s", f"{t['requests_per_s']} ({t['requests']} requests, the last "
+                       f"answered at {t['last_response_s']} s)"),
         ("events/s accepted", f"{t['events_per_s']} ({t['events_accepted']} events)"),
         ("latency", f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms"),
         ("statuses", ", ".join(f"{k}: {n}" for k, n in t["statuses"].items())),

@@ -79,6 +79,7 @@ class BatchLog:
     outcome: str = "unsent"  # accepted | refused (another 4xx) | abandoned
     status: int = 0
     attempts: int = 0
+    accepted_at: float = 0.0  # seconds since the start
 
 
 @dataclass
@@ -127,7 +128,7 @@ class Sender:
             log.attempts += 1
             log.status, retry_after = await self._post(body, headers)
             if 200 <= log.status < 300:
-                log.outcome = "accepted"
+                log.outcome, log.accepted_at = "accepted", time.perf_counter() - self.origin
                 return
             if log.status and log.status != 429 and log.status < 500:
                 log.outcome = "refused"
