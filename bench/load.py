@@ -252,11 +252,15 @@ def table(result: dict[str, Any]) -> list[str]:
         ("events lost", f"{v['events_lost']} ({v['batches_lost']} batches)"),
         ("duplicates / altered", f"{v['duplicates']} / {v['altered']}"),
         ("no extracted events", f"{v['sessions_without_extracted_events']} sessions"),
-        ("backlog drain", f"{w['backlog_drain_s']} s, compaction after sweep "
-                          f"{w['compaction_after_sweep_s']} s"),
+        ("backlog drain", f"{_seconds(w['backlog_drain_s'])}, compaction after sweep "
+                          f"{_seconds(w['compaction_after_sweep_s'])}"),
         ("peak RSS (MB)", f"api {rss['api']}, workers {rss['workers']}"),
     ]  # fmt: skip
     return [f"{name:<22}{value}" for name, value in rows]
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value} s" if value is not None else f"not within {DRAIN_TIMEOUT_S} s"
 
 
 def passed(result: dict[str, Any]) -> bool:
