@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, graphql_overhead, ingest, privacy, progress, summary, workers
+from bench import analytics, graphql_overhead, ingest, load, privacy, progress, summary, workers
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
@@ -69,6 +69,12 @@ STEPS: list[Step] = [
         lambda **kw: asyncio.run(privacy.run_async(**kw)),
         {"n_sessions": 10},
         {"n_sessions": 50},
+    ),
+    Step(
+        "load",
+        load.run,
+        {"duration": 20, "api_processes": 1, "workers": 1},
+        {"duration": 60, "api_processes": 2, "workers": 3},
     ),
 ]
 

@@ -6,9 +6,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
@@ -23,6 +23,10 @@ class Stack:
     mongodb_url: str
     redis_url: str
     database: str
+    # With several API processes: every process's URL and pid (a load balancer's view).
+    api_urls: tuple[str, ...] = ()
+    api_pids: tuple[int, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def _wait_healthy(url: str, timeout: float = 60) -> None:
@@ -38,14 +42,15 @@ def _wait_healthy(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def running_stack(*, api: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """FerretDB and Redis on free ports in a temporary folder, plus an API process."""
+def running_stack(
+    *, api: bool = True, extra_env: dict[str, str] | None = None, api_processes: int = 1
+) -> Iterator[Stack]:
+    """FerretDB and Redis on free ports in a temporary folder, plus `api_processes` API
+    processes, each on its own port (as replicas behind a load balancer would be)."""
     with tempfile.TemporaryDirectory(prefix="sightline-bench-") as tmp:
         base = Path(tmp)
         mongo = start_ferretdb(base / "ferretdb", free_port())
         redis = start_redis(base / "redis", free_port())
-        api_process = None
-        port = free_port()
         env = {
             **os.environ,
             "MONGODB_URL": mongo.url,
@@ -53,19 +58,34 @@ def running_stack(*, api: bool = True, extra_env: dict[str, str] | None = None) 
             "MONGODB_DATABASE": "bench",
             "SIGHTLINE_ENV": "development",
             "SIGHTLINE_LOG_LEVEL": "WARNING",
-            "SIGHTLINE_PORT": str(port),
             "SIGHTLINE_INGEST_RATE_LIMIT": "1000000/minute",
             **(extra_env or {}),
         }
+        processes: list[subprocess.Popen[bytes]] = []
+        urls: list[str] = []
         try:
-            if api:
-                api_process = subprocess.Popen([sys.executable, "-m", "api"], env=env, cwd=ROOT)
-                _wait_healthy(f"http://127.0.0.1:{port}")
-            yield Stack(f"http://127.0.0.1:{port}", mongo.url, redis.url, "bench")
+            for _ in range(api_processes if api else 0):
+                port = free_port()
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "api"],
+                        env={**env, "SIGHTLINE_PORT": str(port)},
+                        cwd=ROOT,
+                    )
+                )
+                urls.append(f"http://127.0.0.1:{port}")
+            for url in urls:
+                _wait_healthy(url)
+            first = urls[0] if urls else f"http://127.0.0.1:{free_port()}"
+            yield Stack(
+                first, mongo.url, redis.url, "bench",
+                tuple(urls), tuple(p.pid for p in processes), env,
+            )  # fmt: skip
         finally:
-            if api_process is not None:
-                api_process.terminate()
-                api_process.wait(15)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(15)
             redis.stop()
             mongo.stop()
 

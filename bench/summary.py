@@ -73,6 +73,20 @@ def _privacy(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _load(r: dict[str, Any]) -> list[Row]:
+    t, v = r["traffic"], r["verification"]
+    drain = r["workers"]["backlog_drain_s"]
+    return [
+        (
+            f"load test, {r['config']['api_processes']} API + {r['config']['workers']} workers",
+            f"{_n(t['events_per_s'])} events/s, p99 {_n(t['p99_ms'])} ms, "
+            f"{v['events_lost']} events lost, {v['duplicates']} duplicates",
+            "backlog drained in",
+            "not within the limit" if drain is None else f"{drain} s",
+        )
+    ]
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "ingest": _ingest,
     "workers": _workers,
@@ -80,6 +94,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "analytics_1m": _analytics,
     "graphql_overhead": _graphql,
     "privacy": _privacy,
+    "load": _load,
 }
 
 

@@ -1,9 +1,11 @@
 """Jobs over recordings: extraction, compaction, the outbox sweep, signal recomputation."""
 
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
+from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.logs import get_logger
@@ -22,7 +24,35 @@ OUTBOX_GRACE = timedelta(seconds=30)
 BUSY_RETRY_S = 5
 
 
+# arq's default max_tries. A job that exhausts it is recorded as failed under its job id
+# for as long as the worker keeps results (an hour), and arq refuses to queue that id again
+# meanwhile: the session's next batches and the sweep could not queue its processing or
+# compaction. So the last try ends normally and leaves the session to the next sweep.
+MAX_TRIES = 5
+
+
+async def _with_retries(ctx: dict[str, Any], work: Coroutine[Any, Any, str]) -> str:
+    """Run `work`; on a busy lease or a storage error, run the job again soon (processing
+    and compaction are idempotent and safe to interrupt), until the last try."""
+    attempt = int(ctx.get("job_try") or 1)
+    try:
+        return await work
+    except PyMongoError as exc:
+        log.warning("job.storage_error", error=type(exc).__name__, attempt=attempt)
+        retry = Retry(defer=BUSY_RETRY_S * attempt)
+    except Retry as exc:
+        retry = exc
+    if attempt >= MAX_TRIES:
+        log.warning("job.left_to_sweep", attempt=attempt)
+        return "left to the next sweep"
+    raise retry
+
+
 async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
+    return await _with_retries(ctx, _process(ctx, site_id, session_id))
+
+
+async def _process(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
     limits = _limits(settings)
@@ -40,8 +70,13 @@ async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) ->
 
 async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     """A quiet session: final extraction, then compaction of everything."""
-    db: Database = ctx["db"]
     limits = _limits(ctx["settings"])
+    return await _with_retries(ctx, _compact(ctx["db"], site_id, session_id, limits))
+
+
+async def _compact(
+    db: Database, site_id: str, session_id: str, limits: compaction.CompactionLimits
+) -> str:
     seen = await sessions.find_session(db, site_id, session_id)
     if seen is None:
         return "gone"
