@@ -58,6 +58,9 @@ STACK_ENV = {
     "SIGHTLINE_COMPACT_MAX_CHUNKS": "8",
     "SIGHTLINE_PROCESS_DELAY_S": "30",
     "SIGHTLINE_QUEUE_NAME": "sightline:load",
+    # FerretDB's SQLite backend serves one writer at a time and scans whole collections:
+    # ten jobs per worker mostly wait on each other (and lose their leases).
+    "SIGHTLINE_WORKER_MAX_JOBS": "2",
 }
 DRAIN_TIMEOUT_S = 900
 SIGN_UP = (

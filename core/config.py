@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     SIGHTLINE_COMPACT_MAX_CHUNKS: int = Field(default=100, ge=2, le=100_000)
     SIGHTLINE_COMPACT_PART_BYTES: int = Field(default=4 * 2**20, ge=1024, le=12 * 2**20)
     SIGHTLINE_COMPACT_LEASE_S: int = Field(default=60, ge=1, le=3600)
+    SIGHTLINE_WORKER_MAX_JOBS: int = Field(default=10, ge=1, le=1000)
 
     SIGHTLINE_GRAPHIQL: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_DEPTH: int = Field(default=12, ge=2, le=50)

@@ -70,3 +70,12 @@ async def test_worker_health_check_follows_a_running_worker(
         running.cancel()
         await worker.close()
     assert await check() == 1
+
+
+async def test_a_worker_runs_as_many_jobs_at_once_as_configured(settings: Settings) -> None:
+    limited = settings.model_copy(update={"SIGHTLINE_WORKER_MAX_JOBS": 2})
+    worker = Worker(**worker_settings(limited), burst=True, handle_signals=False)
+    try:
+        assert worker.max_jobs == 2
+    finally:
+        await worker.close()

@@ -65,7 +65,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "health_check_interval": HEALTH_CHECK_INTERVAL_S,
         "job_serializer": serialization.serialize,
         "job_deserializer": serialization.deserialize,
-        "max_jobs": 10,
+        "max_jobs": settings.SIGHTLINE_WORKER_MAX_JOBS,
         # Tight: after a SIGKILL, arq re-runs a job only once the longest timeout passed.
         "job_timeout": 300,
         "keep_result": 3600,
