@@ -72,7 +72,7 @@ STEPS: list[Step] = [
     ),
     Step(
         "load",
-        load.run,
+        lambda **kw: load.keyed(load.run(**kw)),
         {"duration": 20, "api_processes": 1, "workers": 1},
         {"duration": 60, "api_processes": 2, "workers": 3},
     ),

@@ -73,18 +73,21 @@ def _privacy(r: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _load(r: dict[str, Any]) -> list[Row]:
+def _load(runs: dict[str, Any]) -> list[Row]:
+    """One row per configuration (`bench.load` keys its results by configuration)."""
+    return [_load_row(r) for r in runs.values()]
+
+
+def _load_row(r: dict[str, Any]) -> Row:
     t, v = r["traffic"], r["verification"]
     drain = r["workers"]["backlog_drain_s"]
-    return [
-        (
-            f"load test, {r['config']['api_processes']} API + {r['config']['workers']} workers",
-            f"{_n(t['events_per_s'])} events/s, p99 {_n(t['p99_ms'])} ms, "
-            f"{v['events_lost']} events lost, {v['duplicates']} duplicates",
-            "backlog drained in",
-            "not within the limit" if drain is None else f"{drain} s",
-        )
-    ]
+    return (
+        f"load test, {r['config']['api_processes']} API + {r['config']['workers']} workers",
+        f"{_n(t['events_per_s'])} events/s, p99 {_n(t['p99_ms'])} ms, "
+        f"{v['events_lost']} events lost, {v['duplicates']} duplicates",
+        "backlog drained in",
+        "not within the limit" if drain is None else f"{drain} s",
+    )
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
