@@ -62,6 +62,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
     with `$max`, so a summary computed from a slightly stale read never moves
     backwards, and the next batch brings it up to date.
     """
+    added = [vars(p) for p in _room(existing, "pages", MAX_PAGES, batch.pages)]
+    pages = _merged_pages(existing, added)
     update: dict[str, Any] = {
         "$setOnInsert": {
             "site_id": batch.site_id,
@@ -74,7 +76,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         "$max": {
             "last_activity_at": _ms(batch.last_ts),
             "last_chunk_at": datetime.now(UTC),
-            **_derived(batch, existing),
+            **_derived(batch, existing, pages),
         },
         "$set": {
             f"chunks.{batch.seq}": batch.event_count,
@@ -82,10 +84,10 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
             "visitor_id": batch.visitor_id,
             "updated_at": datetime.now(UTC),
             "needs_compaction": True,
-            **_entry_and_exit(batch, existing),
+            **_entry_and_exit(pages),
         },
         "$addToSet": {
-            "pages": {"$each": [vars(p) for p in _room(existing, "pages", MAX_PAGES, batch.pages)]},
+            "pages": {"$each": added},
             "urls": {"$each": _room(existing, "urls", MAX_URLS, batch.urls)},
         },
     }
@@ -101,14 +103,15 @@ def _room(existing: Document | None, name: str, most: int, new: list[Any]) -> li
     return new[: max(0, most - known)]
 
 
-def _merged_pages(batch: BatchSummary, existing: Document | None) -> list[Document]:
+def _merged_pages(existing: Document | None, added: list[Document]) -> list[Document]:
     known = (existing or {}).get("pages") or []
-    added = _room(existing, "pages", MAX_PAGES, batch.pages)
-    merged = {(p["url"], p["at"]): p for p in [*known, *(vars(p) for p in added)]}
+    merged = {(p["url"], p["at"]): p for p in [*known, *added]}
     return sorted(merged.values(), key=lambda p: p["at"])
 
 
-def _derived(batch: BatchSummary, existing: Document | None) -> dict[str, int]:
+def _derived(
+    batch: BatchSummary, existing: Document | None, pages: list[Document]
+) -> dict[str, int]:
     chunks = {**((existing or {}).get("chunks") or {}), str(batch.seq): batch.event_count}
     first, last = batch.first_ts, batch.last_ts
     if existing:
@@ -116,14 +119,13 @@ def _derived(batch: BatchSummary, existing: Document | None) -> dict[str, int]:
         last = max(last, int(existing["last_activity_at"].timestamp() * 1000))
     return {
         "duration_ms": last - first,
-        "page_count": len(_merged_pages(batch, existing)),
+        "page_count": len(pages),
         "chunk_count": len(chunks),
         "event_count": sum(chunks.values()),
     }
 
 
-def _entry_and_exit(batch: BatchSummary, existing: Document | None) -> dict[str, str]:
-    pages = _merged_pages(batch, existing)
+def _entry_and_exit(pages: list[Document]) -> dict[str, str]:
     return {"entry_url": pages[0]["url"], "exit_url": pages[-1]["url"]} if pages else {}
 
 
