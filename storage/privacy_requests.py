@@ -62,13 +62,6 @@ async def mark_running(db: Database, request_id: str) -> None:
     )
 
 
-async def add_removed(db: Database, request_id: str, collection: str, count: int) -> None:
-    if count:
-        await db[COLLECTION].update_one(
-            {"_id": request_id}, {"$inc": {f"removed.{collection}": count}}
-        )
-
-
 async def mark_done(db: Database, request_id: str) -> None:
     """Finish the request and drop the working parameters, which may identify the subject."""
     await db[COLLECTION].update_one(
