@@ -2,7 +2,9 @@
 
 Authorized like GraphQL (`Authorization: Bearer`, scope ANALYTICS_READ); query
 parameters `url`, `kind` (click or move), `device`, `width`, `from` and `to`
-(ISO dates; the last 30 days by default).
+(ISO dates; the last 30 days by default). The image is `width` px wide and as tall as the
+heatmap's rows plus `core.heatmap_png.PAD_ROWS`, so blobs on the last row are drawn whole; its
+top lines up with the page's top.
 """
 
 import asyncio

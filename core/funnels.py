@@ -3,7 +3,9 @@
 A funnel is an ordered list of 2 to 20 steps. Each step names an event type (`page_view`,
 `click`, `input`, `submit`, `custom`, `error`) and, optionally, conditions every one of which
 the event must meet: its `url` or `path` equals, contains or matches a regular expression
-(`re.search`); its `selector` equals a given CSS selector; its `text` contains a given string
+(`re.search`); its element matches a CSS selector (`core.elements`: `button.add`, `#buy`,
+`form > button`; or, with `selector_match` EXACT, its stored `selector` equals the given
+string); its `text` contains a given string
 (case-insensitive); its custom event `name` equals a given name. A condition on a field the
 event does not have never matches. The rage, dead and error click signals are not step types:
 the clicks they come from are stored as `click` events too.
@@ -69,6 +71,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
+from core.elements import ElementSelector, SelectorMatch
+from core.rrweb.selectors import SelectorError
+
 MIN_STEPS = 2
 MAX_STEPS = 20
 DAY_MS = 24 * 3600 * 1000
@@ -125,6 +130,7 @@ class StepMatcher:
     selector: str | None = None
     text_contains: str | None = None
     name: str | None = None
+    selector_match: SelectorMatch = SelectorMatch.CSS
 
 
 @dataclass(frozen=True)
@@ -277,6 +283,20 @@ def _check_matcher(where: str, matcher: object) -> None:
         value = getattr(matcher, name)
         if value is not None:
             _check_text(where, name, value, MAX_VALUE_LENGTH)
+    if matcher.selector is not None:
+        _selector(where, matcher)
+
+
+def _selector(where: str, matcher: StepMatcher) -> ElementSelector:
+    if matcher.selector_match not in list(SelectorMatch):
+        known = ", ".join(SelectorMatch)
+        raise FunnelError(
+            f"{where}: unknown selector match {matcher.selector_match!r}; expected one of {known}"
+        )
+    try:
+        return ElementSelector.parse(str(matcher.selector), SelectorMatch(matcher.selector_match))
+    except SelectorError as exc:
+        raise FunnelError(f"{where}: {exc}") from None
 
 
 def _check_url(where: str, url: object) -> None:
@@ -328,7 +348,7 @@ def _url_test(url: UrlMatcher) -> Callable[[str], bool]:
 class _Matcher:
     url_field: str | None
     url_test: Callable[[str], bool] | None
-    selector: str | None
+    selector: ElementSelector | None
     text: str | None
     name: str | None
 
@@ -339,7 +359,7 @@ class _Matcher:
         return cls(
             url_field=url.field if url is not None else None,
             url_test=_url_test(url) if url is not None else None,
-            selector=matcher.selector,
+            selector=None if matcher.selector is None else _selector("", matcher),
             text=text.casefold() if text is not None else None,
             name=matcher.name,
         )
@@ -347,7 +367,7 @@ class _Matcher:
     def matches(self, event: Mapping[str, Any]) -> bool:
         return (
             self._url_matches(event)
-            and _equal_if_given(self.selector, _string(event, "selector"))
+            and (self.selector is None or self.selector.matches(event))
             and self._text_matches(event)
             and _equal_if_given(self.name, _string(event, "name"))
         )
@@ -375,7 +395,8 @@ def _default_label(step: Step) -> str:
     if matcher.url is not None:
         parts.append(f"{matcher.url.field} {matcher.url.op} {matcher.url.value!r}")
     if matcher.selector is not None:
-        parts.append(f"selector {matcher.selector!r}")
+        exactly = " exactly" if matcher.selector_match == SelectorMatch.EXACT else ""
+        parts.append(f"selector{exactly} {matcher.selector!r}")
     if matcher.text_contains is not None:
         parts.append(f"text contains {matcher.text_contains!r}")
     if matcher.name is not None:

@@ -2,8 +2,11 @@
 
 Each cell's count, relative to the grid's largest, becomes a blurred blob coloured blue,
 green, yellow then red, more opaque the hotter; cells without clicks stay fully transparent.
-Columns span the image width (they are fractions of the viewport width) and rows are
-`grid.cell_px` CSS px tall, as in `core.heatmaps`.
+Colours are normalised on counts: the centre of a cell with no clicked neighbours gets its
+count over the largest count, wherever it lies (blobs that touch add up). Columns span the
+image width (they are fractions of the viewport width) and rows are `grid.cell_px` CSS px
+tall, as in `core.heatmaps`; by default the image runs `PAD_ROWS` rows past the last one so
+that row's blobs are whole.
 
 Memory is bounded by the output size, which is capped: at most `MAX_WIDTH_PX` wide,
 `MAX_HEIGHT_PX` tall and about `MAX_PIXELS` in all. A larger request is scaled down uniformly (same
@@ -14,6 +17,7 @@ pixels than the output), which is then enlarged; the peak is about 5 bytes per o
 always give the same bytes.
 """
 
+import functools
 import io
 import math
 from dataclasses import dataclass
@@ -31,6 +35,12 @@ _WORK_PX_PER_CELL = 8
 # The blur's standard deviation, in cells: wide enough for round blobs that merge with their
 # neighbours, narrow enough that an isolated cell keeps about a third of its peak in 8 bits.
 _BLUR_CELLS = 0.6
+# Blank margin (in standard deviations of the blur) around the blurred image: what a blob
+# needs to fade out completely in 8 bits (255 * exp(-x**2 / 2) < 0.5 from x = 3.53).
+_MARGIN_SIGMAS = 4
+# Rows added below the grid's last row when the caller gives no height, so the blob of a
+# click on the last row is drawn whole: 3 rows hold a blob's 3.53 standard deviations.
+PAD_ROWS = 3
 # Opacity of the hottest point (0..255) and how fast opacity grows with intensity.
 _MAX_ALPHA = 217
 _ALPHA_GAMMA = 0.7
@@ -53,8 +63,8 @@ class _Layout:
 
 
 def render_heatmap(grid: Grid, *, width_px: int, height_px: int | None = None) -> bytes:
-    """`grid` as an RGBA PNG `width_px` CSS px wide and `height_px` tall (by default the rows
-    the grid spans, `grid.rows * grid.cell_px`), scaled down to fit the caps."""
+    """`grid` as an RGBA PNG `width_px` CSS px wide and `height_px` tall (by default
+    `default_height`: the rows the grid spans and `PAD_ROWS` more), scaled down to fit the caps."""
     layout = _layout(grid, width_px, height_px)
     intensity = _intensity(grid, layout)
     return _encode(_colourize(intensity))
@@ -65,7 +75,7 @@ def _layout(grid: Grid, width_px: int, height_px: int | None) -> _Layout:
         raise ValueError("the heatmap image needs a positive width and height")
     if grid.columns < 1 or not grid.cell_px > 0:
         raise ValueError("the grid needs columns and a positive cell size")
-    height = height_px if height_px is not None else max(1, math.ceil(grid.rows * grid.cell_px))
+    height = height_px if height_px is not None else default_height(grid)
     scale = min(
         1.0,
         MAX_WIDTH_PX / width_px,
@@ -79,32 +89,63 @@ def _layout(grid: Grid, width_px: int, height_px: int | None) -> _Layout:
     )
 
 
+def default_height(grid: Grid) -> int:
+    """The image height when none is asked: the grid's rows plus `PAD_ROWS`, so the last
+    row's blobs are whole (the top rows line up with the page's top, so nothing is added
+    above); 1 px for a grid without rows."""
+    if grid.rows < 1:
+        return 1
+    return math.ceil((grid.rows + PAD_ROWS) * grid.cell_px)
+
+
 def _intensity(grid: Grid, layout: _Layout) -> Image.Image:
-    """An 8-bit image of the output size: 0 where nothing was clicked, 255 at the hottest."""
+    """An 8-bit image of the output size: 0 where nothing was clicked; at the centre of a cell
+    with no clicked neighbours, 255 times its count over the grid's largest count."""
     size = (layout.width, layout.height)
     visible_rows = min(grid.rows, math.ceil(layout.height / layout.row_px))
     cells = _cell_image(grid, visible_rows)
     if cells is None:
         return Image.new("L", size, 0)
     shrink = max(1.0, min(layout.col_px, layout.row_px) / _WORK_PX_PER_CELL)
-    col_px, row_px = layout.col_px / shrink, layout.row_px / shrink
-    work = Image.new(
-        "L", (_at_least_one(layout.width / shrink), _at_least_one(layout.height / shrink))
+    # Whole work pixels per cell, so that every cell's blob has the same shape and peak.
+    cell = (_at_least_one(layout.col_px / shrink), _at_least_one(layout.row_px / shrink))
+    blocks = cells.resize(
+        (grid.columns * cell[0], visible_rows * cell[1]), Image.Resampling.NEAREST
     )
-    work.paste(
-        cells.resize(
-            (_at_least_one(grid.columns * col_px), _at_least_one(visible_rows * row_px)),
-            Image.Resampling.NEAREST,
-        )
-    )
-    blurred = work.filter(ImageFilter.GaussianBlur(_BLUR_CELLS * math.sqrt(col_px * row_px)))
-    peak = blurred.getextrema()[1]
-    if not isinstance(peak, int | float) or peak <= 0:
-        return Image.new("L", size, 0)
-    stretched = blurred.point([min(255, round(value * 255 / peak)) for value in range(256)])
+    work_height = _at_least_one(layout.height / layout.row_px * cell[1])
+    blurred = _blurred(blocks, (blocks.width, work_height), _blur_px(cell))
+    gain = _lone_cell_peak(cell)
+    stretched = blurred.point([min(255, round(value * 255 / gain)) for value in range(256)])
     if stretched.size == size:
         return stretched
     return stretched.resize(size, Image.Resampling.BICUBIC)
+
+
+def _blur_px(cell: tuple[int, int]) -> float:
+    return _BLUR_CELLS * math.sqrt(cell[0] * cell[1])
+
+
+def _blurred(blocks: Image.Image, size: tuple[int, int], blur_px: float) -> Image.Image:
+    """`blocks` pasted at the top-left of a blank `size` image, blurred. The blur runs with a
+    blank margin all round: at a bare edge, Pillow repeats the edge pixels outward, which
+    would make a blob on the edge hotter than the same count inside."""
+    margin = math.ceil(_MARGIN_SIGMAS * blur_px)
+    canvas = Image.new("L", (size[0] + 2 * margin, size[1] + 2 * margin), 0)
+    canvas.paste(blocks, (margin, margin))
+    blurred = canvas.filter(ImageFilter.GaussianBlur(blur_px))
+    return blurred.crop((margin, margin, margin + size[0], margin + size[1]))
+
+
+@functools.cache
+def _lone_cell_peak(cell: tuple[int, int]) -> int:
+    """The blurred peak of one cell at 255 with blank surroundings: what the largest count
+    becomes, so dividing by it puts colours on counts, not on where the blobs happen to sum."""
+    blur_px = _blur_px(cell)
+    margin = math.ceil(_MARGIN_SIGMAS * blur_px)
+    canvas = Image.new("L", (cell[0] + 2 * margin, cell[1] + 2 * margin), 0)
+    canvas.paste(255, (margin, margin, margin + cell[0], margin + cell[1]))
+    peak = canvas.filter(ImageFilter.GaussianBlur(blur_px)).getextrema()[1]
+    return max(1, int(peak)) if isinstance(peak, int | float) else 255
 
 
 def _cell_image(grid: Grid, rows: int) -> Image.Image | None:

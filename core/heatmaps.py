@@ -27,9 +27,12 @@ than piled up in the last row. Move heatmaps use the same grid (`move_cell`).
 import math
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
+
+from core.elements import ElementSelector, event_of_key
 
 MAX_PAGE_KEY = 2048
 
@@ -280,12 +283,20 @@ def scroll_reach(step_counts: Mapping[int, int]) -> list[float]:
 # --- top elements ---------------------------------------------------------------------------
 
 
-def top_elements(counts: Mapping[str, int], limit: int = 20) -> list[tuple[str, int, float]]:
+def top_elements(
+    counts: Mapping[str, int], limit: int = 20, wanted: ElementSelector | None = None
+) -> list[tuple[str, int, float]]:
     """The `limit` most clicked selectors as (selector, clicks, share of all clicks 0..1), by
-    clicks then selector."""
-    positive = [(selector, count) for selector, count in counts.items() if count > 0]
-    total = sum(count for _, count in positive)
-    ranked = sorted(positive, key=lambda item: (-item[1], item[0]))
+    clicks then selector, from counters named by `core.elements.element_key`; with `wanted`,
+    only the elements it matches (shares stay shares of all clicks)."""
+    total = sum(count for count in counts.values() if count > 0)
+    by_selector: Counter[str] = Counter()
+    for key, count in counts.items():
+        if count > 0:
+            event = event_of_key(key)
+            if wanted is None or wanted.matches(event):
+                by_selector[event["selector"]] += count
+    ranked = sorted(by_selector.items(), key=lambda item: (-item[1], item[0]))
     return [(selector, count, count / total) for selector, count in ranked[: max(limit, 0)]]
 
 

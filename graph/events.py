@@ -13,6 +13,7 @@ from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
+from graph.selectors import SelectorMatch, element_selector
 from storage import events
 from storage.database import Document
 from workers.extraction.derived import Kind
@@ -77,12 +78,18 @@ class EventFilter:
     visitor_id: str | None = None
     url_contains: str | None = None
     path: str | None = None
-    selector: str | None = None
+    selector: str | None = strawberry.field(
+        default=None, description="A CSS selector the element matches (see selectorMatch)."
+    )
     text_contains: str | None = None
     name: str | None = None
+    selector_match: SelectorMatch = SelectorMatch.CSS
 
     def to_storage(self) -> events.EventFilter:
+        if self.selector is not None:
+            element_selector(self.selector, self.selector_match)
         values = vars(self).copy()
+        values["selector_match"] = SelectorMatch(self.selector_match)
         values["kinds"] = sorted({Kind(k).value for k in self.kinds}) if self.kinds else None
         return events.EventFilter(**values)
 

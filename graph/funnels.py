@@ -26,6 +26,7 @@ from graph.errors import NotFoundError, QueryTimeoutError, UserError
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
+from graph.selectors import SelectorMatch
 from storage import funnels as store
 from storage.database import Document
 from storage.ids import session_key
@@ -76,6 +77,7 @@ class UrlMatchInput:
 class _Conditions(Protocol):
     url_match: UrlMatchInput | None
     selector: str | None
+    selector_match: SelectorMatch
     text_contains: str | None
     name: str | None
 
@@ -86,6 +88,7 @@ def _matcher(source: _Conditions) -> core.StepMatcher:
         selector=source.selector,
         text_contains=source.text_contains,
         name=source.name,
+        selector_match=SelectorMatch(source.selector_match),
     )
 
 
@@ -94,6 +97,7 @@ class FunnelExclusionInput:
     type: EventType
     url_match: UrlMatchInput | None = None
     selector: str | None = None
+    selector_match: SelectorMatch = SelectorMatch.CSS
     text_contains: str | None = strawberry.field(default=None, description="Case-insensitive.")
     name: str | None = strawberry.field(default=None, description="A custom event's name.")
 
@@ -106,6 +110,7 @@ class FunnelStepInput:
     type: EventType
     url_match: UrlMatchInput | None = None
     selector: str | None = None
+    selector_match: SelectorMatch = SelectorMatch.CSS
     text_contains: str | None = strawberry.field(default=None, description="Case-insensitive.")
     name: str | None = strawberry.field(default=None, description="A custom event's name.")
     label: str | None = None
@@ -172,6 +177,7 @@ class FunnelExclusion:
     type: EventType
     url_match: UrlMatch | None
     selector: str | None
+    selector_match: SelectorMatch
     text_contains: str | None
     name: str | None
 
@@ -182,6 +188,7 @@ class FunnelExclusion:
             type=exclusion.type,
             url_match=_url_match(matcher),
             selector=matcher.selector,
+            selector_match=matcher.selector_match,
             text_contains=matcher.text_contains,
             name=matcher.name,
         )
@@ -192,6 +199,7 @@ class FunnelStepDefinition:
     type: EventType
     url_match: UrlMatch | None
     selector: str | None
+    selector_match: SelectorMatch
     text_contains: str | None
     name: str | None
     label: str | None
@@ -205,6 +213,7 @@ class FunnelStepDefinition:
             type=step.type,
             url_match=_url_match(matcher),
             selector=matcher.selector,
+            selector_match=matcher.selector_match,
             text_contains=matcher.text_contains,
             name=matcher.name,
             label=step.label,

@@ -9,6 +9,7 @@ from graph.context import Context
 from graph.errors import UserError
 from graph.ownership import owned_site
 from graph.ranges import TimeRange
+from graph.selectors import SelectorMatch, element_selector
 from storage.heatmap_reads import HeatmapData, read_heatmap
 from storage.heatmaps import HeatmapQuery
 
@@ -47,7 +48,7 @@ class Heatmap:
     cells: list[int] = strawberry.field(
         description="Packed [column, row, count, column, row, count, ...], by row then column."
     )
-    top_elements: list[HeatmapElement]
+    elements: strawberry.Private[dict[str, int]]
     scroll_reach: list[float] = strawberry.field(
         description="For scroll heatmaps: the share of page views that reached each 5 % step "
         "of the page (20 values, 0 % to 95 %)."
@@ -68,12 +69,23 @@ class Heatmap:
             total=data.grid.total if kind != HeatmapKind.SCROLL else data.views,
             max_count=data.grid.max_count,
             cells=data.grid.packed(),
-            top_elements=[
-                HeatmapElement(selector=s, count=c, share=round(f, 4)) for s, c, f in data.elements
-            ],
+            elements=data.elements,
             scroll_reach=[round(r, 4) for r in data.scroll_reach],
             views=data.views,
         )
+
+    @strawberry.field(
+        description="The 20 most clicked elements; given `selector`, the 20 most clicked of "
+        "those it matches."
+    )
+    def top_elements(
+        self, selector: str | None = None, selector_match: SelectorMatch = SelectorMatch.CSS
+    ) -> list[HeatmapElement]:
+        wanted = None if selector is None else element_selector(selector, selector_match)
+        return [
+            HeatmapElement(selector=s, count=c, share=round(f, 4))
+            for s, c, f in grid.top_elements(self.elements, wanted=wanted)
+        ]
 
 
 def heatmap_query(

@@ -2,15 +2,23 @@
 
 An event's `_id` is its session key plus the extractor's deterministic key, so
 processing the same recording twice upserts the same documents.
+
+A CSS selector filter (`core.elements`) cannot be one MongoDB query: the database keeps
+events whose own element (`element_path.0`) has the tag, id and classes the selector's subject
+asks for, plus events stored before element paths existed, and each is then checked in full
+in Python; the query never scans strings with a regular expression.
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import BulkWriteError
 
+from core.elements import ElementSelector, SelectorMatch
+from core.rrweb.selectors import Compound
 from storage.crash_points import crash_point
 from storage.database import Database, Document, time_limit
 
@@ -96,6 +104,18 @@ class EventFilter:
     selector: str | None = None
     text_contains: str | None = None
     name: str | None = None
+    selector_match: SelectorMatch = SelectorMatch.CSS
+
+    def element_selector(self) -> ElementSelector | None:
+        """The compiled selector condition (SelectorError when it cannot be matched)."""
+        if self.selector is None:
+            return None
+        return ElementSelector.parse(self.selector, self.selector_match)
+
+    def checked_in_python(self) -> ElementSelector | None:
+        """The selector condition `build_query` leaves to `ElementSelector.matches`."""
+        selector = self.element_selector()
+        return selector if selector is not None and selector.how == SelectorMatch.CSS else None
 
 
 def build_query(site_id: str, f: EventFilter) -> Document:
@@ -110,13 +130,32 @@ def build_query(site_id: str, f: EventFilter) -> Document:
     if at:
         query["at"] = at
     exact = {"session_id": f.session_id, "visitor_id": f.visitor_id, "path": f.path,
-             "selector": f.selector, "name": f.name}  # fmt: skip
+             "name": f.name}  # fmt: skip
     query.update({k: v for k, v in exact.items() if v is not None})
+    selector = f.element_selector()
+    if selector is not None and selector.how == SelectorMatch.EXACT:
+        query["selector"] = selector.text
+    elif selector is not None:
+        query["$and"] = [{"$or": [*map(_subject_query, selector.subjects()), _WITHOUT_PATH]}]
     if f.url_contains:
         query["url"] = {"$regex": re.escape(f.url_contains)}
     if f.text_contains:
         query["text"] = {"$regex": re.escape(f.text_contains), "$options": "i"}
     return query
+
+
+# Events stored before `element_path` was kept: their selector is parsed back in Python.
+_WITHOUT_PATH: Document = {"element_path": {"$exists": False}, "selector": {"$type": "string"}}
+
+
+def _subject_query(subject: Compound) -> Document:
+    """Events whose own element could match `subject`: its tag, first id and classes."""
+    leaf: Document = {"element_path.0.t": subject.tag or {"$exists": True}}
+    if subject.ids:
+        leaf["element_path.0.i"] = subject.ids[0]
+    if subject.classes:
+        leaf["element_path.0.c"] = {"$all": list(subject.classes)}
+    return leaf
 
 
 async def search_events(
@@ -134,15 +173,27 @@ async def search_events(
         query = {
             "$and": [query, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}]
         }
+    selector = f.checked_in_python()
     with time_limit(MAX_TIME_MS):
-        cursor = db[COLLECTION].find(query, sort=[("at", -1), ("_id", -1)], limit=limit)
-        return await cursor.to_list(None)
+        if selector is None:
+            cursor = db[COLLECTION].find(query, sort=[("at", -1), ("_id", -1)], limit=limit)
+            return await cursor.to_list(None)
+        found: list[Document] = []
+        async for doc in db[COLLECTION].find(query, sort=[("at", -1), ("_id", -1)]):
+            if selector.matches(doc):
+                found.append(doc)
+                if len(found) == limit:
+                    break
+        return found
 
 
 async def count_by_bucket(
     db: Database, site_id: str, f: EventFilter, bucket: str
 ) -> list[tuple[str, int, int]]:
     """(kind, bucket start in epoch ms, count) for `bucket` in {"hour", "day"}."""
+    selector = f.checked_in_python()
+    if selector is not None:
+        return await _count_checked(db, build_query(site_id, f), selector, bucket)
     pipeline: list[dict[str, Any]] = [
         {"$match": build_query(site_id, f)},
         {"$group": {"_id": {"kind": "$kind", "bucket": f"${bucket}"}, "count": {"$sum": 1}}},
@@ -151,6 +202,22 @@ async def count_by_bucket(
         cursor = await db[COLLECTION].aggregate(pipeline)
         rows = [(r["_id"]["kind"], r["_id"]["bucket"], r["count"]) async for r in cursor]
     return sorted(rows, key=lambda row: (row[1], row[0]))
+
+
+async def _count_checked(
+    db: Database, query: Document, selector: ElementSelector, bucket: str
+) -> list[tuple[str, int, int]]:
+    """`count_by_bucket` when each candidate must be checked in Python."""
+    fields = dict.fromkeys(("kind", bucket, "selector", "element_path"), 1)
+    counts: Counter[tuple[str, int]] = Counter()
+    with time_limit(MAX_TIME_MS):
+        async for doc in db[COLLECTION].find(query, projection=fields):
+            if selector.matches(doc):
+                counts[doc["kind"], doc[bucket]] += 1
+    return sorted(
+        ((kind, start, count) for (kind, start), count in counts.items()),
+        key=lambda row: (row[1], row[0]),
+    )
 
 
 async def count_session_kinds(db: Database, site_id: str, session_id: str) -> dict[str, int]:

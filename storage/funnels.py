@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.cursor import AsyncCursor
 
+from core.elements import ElementSelector, SelectorMatch
 from core.funnels import (
     DEFAULT_WINDOW_MS,
     EventType,
@@ -27,6 +28,7 @@ from core.funnels import (
     UnitEvents,
     UrlMatcher,
 )
+from core.rrweb.selectors import SelectorError
 from storage import events, sessions
 from storage.database import Database, Document
 from storage.ids import new_id, session_key
@@ -39,7 +41,8 @@ SCAN_MAX_TIME_MS = 30_000
 # ones only, so one unit cannot take the process's memory.
 MAX_UNIT_EVENTS = 100_000
 BREAKDOWN_FIELDS = ("device_type", "browser", "country")
-EVENT_FIELDS = ("kind", "at", "session_id", "visitor_id", "url", "path", "selector", "text", "name")
+EVENT_FIELDS = ("kind", "at", "session_id", "visitor_id", "url", "path", "selector", "element_path",
+                "text", "name")  # fmt: skip
 _MATCHER_FIELDS = ("selector", "text_contains", "name")
 
 
@@ -76,6 +79,8 @@ def _matcher_document(matcher: StepMatcher) -> Document:
         value = getattr(matcher, name)
         if value is not None:
             doc[name] = value
+    if matcher.selector is not None:
+        doc["selector_match"] = matcher.selector_match.value
     return doc
 
 
@@ -107,7 +112,24 @@ def _matcher_of(doc: Mapping[str, Any]) -> StepMatcher:
         selector=doc.get("selector"),
         text_contains=doc.get("text_contains"),
         name=doc.get("name"),
+        selector_match=_selector_match(doc),
     )
+
+
+def _selector_match(doc: Mapping[str, Any]) -> SelectorMatch:
+    """As stored; a funnel saved before CSS matching existed keeps exact matching only when
+    its selector is not a CSS selector we can match (say a long path cut short)."""
+    stored = doc.get("selector_match")
+    if stored is not None:
+        return SelectorMatch(stored)
+    selector = doc.get("selector")
+    if selector is None:
+        return SelectorMatch.CSS
+    try:
+        ElementSelector.parse(selector)
+    except SelectorError:
+        return SelectorMatch.EXACT
+    return SelectorMatch.CSS
 
 
 # Saved funnels.

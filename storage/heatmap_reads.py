@@ -13,7 +13,7 @@ class HeatmapData:
     band: int
     bands: list[int]
     grid: grid.Grid
-    elements: list[tuple[str, int, float]]
+    elements: dict[str, int]  # clicks per `core.elements.element_key`
     scroll_reach: list[float]
     views: int
 
@@ -66,7 +66,7 @@ async def read_heatmap(
         band=band,
         bands=sorted(totals),
         grid=cells,
-        elements=grid.top_elements(elements),
+        elements=elements,
         scroll_reach=reach,
         views=views,
     )

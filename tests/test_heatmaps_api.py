@@ -6,6 +6,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from core.config import Settings
+from core.heatmap_png import PAD_ROWS
 from storage.database import Database
 from tests.accounts_helpers import data, sign_up
 from tests.graphql_client import gql
@@ -104,7 +105,7 @@ async def test_png_overlay_shows_the_hot_spot(
     assert response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content))
     heatmap = await _heatmap(client, token, site["id"])
-    assert image.size == (1280, round(heatmap["rows"] * heatmap["cellPx"]))
+    assert image.size == (1280, round((heatmap["rows"] + PAD_ROWS) * heatmap["cellPx"]))
     alpha = image.getchannel("A")
     hottest = max(
         (alpha.getpixel((x, y)), (x, y))

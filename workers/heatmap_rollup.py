@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from core import heatmaps as grid
+from core.elements import element_key
 from storage import claims, heatmaps, recordings, sessions
 from storage import events as event_store
 from storage.crash_points import crash_point
@@ -51,7 +52,8 @@ def add_click(inc: heatmaps.Increments, site: Document, device: str, event: Docu
     inc.add(key, "cells." + grid.cell_key(*cell))
     inc.add(key, "total")
     if event.get("selector"):
-        inc.add(key, "elements." + grid.field_safe(event["selector"]))
+        element = element_key(event["selector"], event.get("element_path"))
+        inc.add(key, "elements." + grid.field_safe(element))
 
 
 def add_scroll(inc: heatmaps.Increments, site: Document, device: str, event: Document) -> None:

@@ -13,15 +13,20 @@ classes and ids case-sensitively, attribute names exactly or else in lower case 
 attributes are recorded in lower case). Only string attribute values take part in value tests.
 The recorded tree is matched as one tree: shadow roots and same-origin iframes do not stop
 the descendant combinator, which can only make privacy rules match more, never less.
+
+The same selectors also match an element given as a path (`matches_path`: the element then its
+ancestors, nearest first), as analytics events keep them (`core.elements`).
 """
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cssselect
 from cssselect import parser as css
 
-from core.rrweb.dom import Node, NodeTable
+from core.rrweb.dom import NodeTable
 
 MAX_SELECTOR_LENGTH = 1000
 MAX_COMPOUNDS = 32
@@ -34,6 +39,20 @@ _IDENT = re.compile(r"\bident\b")
 _TOKEN = re.compile(r"<(?:EOF|(\w+) '((?:[^'\\]|\\.)*)') at (\d+)>")
 
 
+class Element(Protocol):
+    """What a compound selector reads of an element: a recorded `Node`, or one element of a
+    path kept on an event."""
+
+    @property
+    def is_element(self) -> bool: ...
+
+    @property
+    def tag_name(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, object]: ...
+
+
 class SelectorError(ValueError):
     """A selector that cannot be parsed or uses something this subset does not support."""
 
@@ -44,7 +63,7 @@ class AttributeTest:
     operator: str
     value: str = ""
 
-    def matches(self, attributes: dict[str, object]) -> bool:
+    def matches(self, attributes: Mapping[str, object]) -> bool:
         actual = attributes.get(self.name)
         if actual is None:
             actual = attributes.get(self.name.lower())
@@ -76,7 +95,7 @@ class Compound:
     classes: tuple[str, ...] = ()
     attributes: tuple[AttributeTest, ...] = ()
 
-    def matches(self, node: Node) -> bool:
+    def matches(self, node: Element) -> bool:
         if not node.is_element or (self.tag is not None and node.tag_name != self.tag):
             return False
         attributes = node.attributes
@@ -120,6 +139,31 @@ class ComplexSelector:
             ancestor = table.parent_id(ancestor)
         return False
 
+    def matches_path(self, path: Sequence[Element]) -> bool:
+        """Whether `path[0]` matches, `path[1:]` being its ancestors nearest first (an ancestor
+        the path does not reach matches nothing). Each (position, compound) pair is tried at
+        most once, so a hostile `div div div ...` stays polynomial."""
+        failed: set[tuple[int, int]] = set()
+
+        def match(position: int, index: int) -> bool:
+            if position >= len(path) or (position, index) in failed:
+                return False
+            if self.compounds[index].matches(path[position]) and (
+                index == len(self.combinators) or self._above(position, index, match, len(path))
+            ):
+                return True
+            failed.add((position, index))
+            return False
+
+        return match(0, 0)
+
+    def _above(
+        self, position: int, index: int, match: Callable[[int, int], bool], depth: int
+    ) -> bool:
+        if self.combinators[index] == ">":
+            return match(position + 1, index + 1)
+        return any(match(up, index + 1) for up in range(position + 1, depth))
+
 
 @dataclass(frozen=True, slots=True)
 class SelectorList:
@@ -143,6 +187,10 @@ class SelectorList:
     def matches(self, table: NodeTable, node_id: int) -> bool:
         """Whether the element `node_id` matches (False for unknown ids and non-elements)."""
         return any(selector.matches(table, node_id) for selector in self.selectors)
+
+    def matches_path(self, path: Sequence[Element]) -> bool:
+        """Whether the element `path[0]`, with ancestors `path[1:]`, matches."""
+        return any(selector.matches_path(path) for selector in self.selectors)
 
     def matches_self_or_ancestor(self, table: NodeTable, node_id: int) -> bool:
         """Whether `node_id` or one of its ancestors matches, like the DOM's `closest()`."""

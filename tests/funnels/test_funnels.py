@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.elements import SelectorMatch
 from core.funnels import (
     MAX_WINDOW_MS,
     DroppedUnit,
@@ -566,7 +567,12 @@ def test_url_matchers(matcher: UrlMatcher, event: Event, expected: bool) -> None
     ("matcher", "event", "expected"),
     [
         (StepMatcher(selector="button.buy"), {"selector": "button.buy"}, True),
-        (StepMatcher(selector="button.buy"), {"selector": "button.buy.big"}, False),
+        (StepMatcher(selector="button.buy"), {"selector": "button.buy.big"}, True),
+        (
+            StepMatcher(selector="button.buy", selector_match=SelectorMatch.EXACT),
+            {"selector": "button.buy.big"},
+            False,
+        ),
         (StepMatcher(selector="button.buy"), {"selector": None}, False),
         (StepMatcher(text_contains="buy now"), {"text": "Click to BUY NOW!"}, True),
         (StepMatcher(text_contains="buy now"), {"text": "Buy later"}, False),

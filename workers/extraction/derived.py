@@ -30,6 +30,7 @@ class DerivedEvent:
     url: str | None = None
     path: str | None = None
     selector: str | None = None
+    element_path: list[dict[str, Any]] | None = None
     text: str | None = None
     text_masked: bool = False
     tag: str | None = None

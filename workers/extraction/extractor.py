@@ -47,6 +47,7 @@ from workers.extraction.selector import (
     Target,
     closest,
     describe,
+    element_path,
     field_type,
     selector_of,
     submitted_form,
@@ -358,8 +359,13 @@ class Extractor:
             return
         self._last_click_submit = at
         selector = selector_of(self._table, form.id)
+        path = element_path(self._table, form.id)
         ordinal = self._ordinals.next(Kind.SUBMIT, at)
-        self._emit(page.event(Kind.SUBMIT, at, ordinal, selector=selector, tag=form.tag_name))
+        self._emit(
+            page.event(
+                Kind.SUBMIT, at, ordinal, selector=selector, element_path=path, tag=form.tag_name
+            )
+        )
 
     def _on_submit_report(self, at: int, payload: dict[str, Any]) -> None:
         last = self._last_click_submit

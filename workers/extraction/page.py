@@ -84,6 +84,7 @@ class Page:
             timestamp,
             ordinal,
             selector=target.selector or None,
+            element_path=target.path or None,
             text=target.text,
             text_masked=target.text_masked,
             tag=target.tag or None,

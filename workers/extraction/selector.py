@@ -11,6 +11,10 @@ change between builds or renders; every other name is escaped as a CSS identifie
 MAX_COMPOUNDS elements the walk stops, which leaves a selector anchored below the root; a
 selector is cut at MAX_SELECTOR_LENGTH characters and a tag at MAX_TAG_LENGTH.
 
+Path: the element then its ancestors up to the root (at most `core.elements.MAX_PATH`), each
+with its tag, id, classes (generated ones left out, as in the selector) and the attributes of
+`core.elements.KEPT_ATTRIBUTES`, so CSS selectors can be matched on the event later.
+
 Text: the descendant text, with a space at the edges of elements that are not inline,
 whitespace collapsed, trimmed and cut at the length limit. Text inside script, style, textarea
 and select is left out (a textarea's text is what the visitor typed), and so are tokens that
@@ -26,7 +30,9 @@ enough characters; finding a `<label for>` is the only walk over a whole documen
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from core.elements import MAX_PATH, element_document
 from core.rrweb.dom import Node, NodeTable
 from core.rrweb.events import NodeType
 
@@ -59,6 +65,7 @@ class Target:
     node_id: int
     tag: str
     selector: str
+    path: list[dict[str, Any]]
     text: str | None
     text_masked: bool
     href: str | None
@@ -75,6 +82,7 @@ def describe(table: NodeTable, node_id: int, max_text_length: int) -> Target | N
         node_id=node.id,
         tag=node.tag_name[:MAX_TAG_LENGTH],
         selector=selector_of(table, node.id),
+        path=element_path(table, node.id),
         text=text,
         text_masked=masked,
         href=link_href(table, node.id),
@@ -118,6 +126,23 @@ def selector_of(table: NodeTable, node_id: int) -> str:
         current = node.parent
     # Only absurd tag or class names get this long; cut, the event stays storable.
     return " > ".join(reversed(parts))[:MAX_SELECTOR_LENGTH]
+
+
+def element_path(table: NodeTable, node_id: int) -> list[dict[str, Any]]:
+    """The element and its element ancestors, nearest first, as `core.elements` keeps them."""
+    path: list[dict[str, Any]] = []
+    current: int | None = node_id
+    while current is not None and len(path) < MAX_PATH:
+        node = table.get(current)
+        if node is None:
+            break
+        if node.is_element:
+            ident = _attribute(node, "id")
+            if ident and _GENERATED_NAME.fullmatch(ident):
+                ident = None
+            path.append(element_document(node.tag_name, ident, _classes(node), node.attributes))
+        current = node.parent
+    return path
 
 
 def _compound(table: NodeTable, node: Node) -> tuple[str, bool]:
