@@ -46,6 +46,7 @@ async def _ask_hostile(world: LinkWorld, path: tuple[str, ...]) -> tuple[list[An
 async def test_links_come_from_the_public_url_not_the_host_header(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
+    assert link_fields(), "the walk found no Link field"
     world = await link_world(client, settings)
     linked: set[str] = set()
     for name in link_fields():
