@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             await redis.aclose()
             await mongo.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/ingest", ingest, methods=["POST", "OPTIONS"]),
@@ -102,3 +102,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
         ],
         lifespan=lifespan,
     )
+    # Starlette would answer `/graphql/` with a redirect to an absolute URL built from the
+    # Host header; links and redirects never come from the request (see graph/links.py).
+    app.router.redirect_slashes = False
+    return app

@@ -8,8 +8,9 @@ whose message names each offending variable.
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, UrlConstraints, ValidationError, model_validator
+from pydantic import Field, UrlConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import MultiHostUrl, Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
 
     SIGHTLINE_HOST: str = Field(default="127.0.0.1", min_length=1)
     SIGHTLINE_PORT: int = Field(default=8000, gt=0, lt=65536)
+    SIGHTLINE_PUBLIC_URL: str | None = None
 
     SIGHTLINE_ENV: Environment = Environment.PRODUCTION
     SIGHTLINE_LOG_FORMAT: LogFormat | None = None
@@ -84,18 +86,57 @@ class Settings(BaseSettings):
     SIGHTLINE_GRAPHQL_INTROSPECTION: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_BODY_BYTES: int = Field(default=2**20, ge=1024, le=100 * 2**20)
 
+    @field_validator("SIGHTLINE_PUBLIC_URL")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        if any(ch.isspace() or not ch.isprintable() for ch in value.strip()):
+            raise ValueError("give a URL without spaces or control characters")
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("give an http:// or https:// URL with a host name")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("give the base URL only, without a query or fragment")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("give the base URL without user name or password")
+        return value.strip().rstrip("/")
+
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> "Settings":
-        if self.SIGHTLINE_SECRET_KEY is None and not self.is_development:
-            raise ValueError(
+    def _production_needs_a_secret_and_a_public_url(self) -> "Settings":
+        if self.is_development:
+            return self
+        missing = []
+        if self.SIGHTLINE_SECRET_KEY is None:
+            missing.append(
                 "SIGHTLINE_SECRET_KEY is not set (required in production: 32+ random characters)"
             )
+        if self.SIGHTLINE_PUBLIC_URL is None:
+            missing.append(
+                "SIGHTLINE_PUBLIC_URL is not set (required in production: the address "
+                "clients reach the API at, such as https://analytics.example.com)"
+            )
+        if missing:
+            raise ValueError("; ".join(missing))
         return self
 
     @property
     def secret_key(self) -> bytes:
         """Key for signed URLs and salted hashes; a fixed one only in development."""
         return (self.SIGHTLINE_SECRET_KEY or _DEVELOPMENT_SECRET).encode()
+
+    @property
+    def public_url(self) -> str:
+        """Base of every link the API hands out, without a trailing slash.
+
+        Links never come from the request's Host header, which the caller chooses; in
+        development, without a setting, they point at the address the API listens on.
+        """
+        if self.SIGHTLINE_PUBLIC_URL is not None:
+            return self.SIGHTLINE_PUBLIC_URL
+        host = self.SIGHTLINE_HOST
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.SIGHTLINE_PORT}"
 
     @property
     def mongodb_url(self) -> str:

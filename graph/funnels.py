@@ -20,9 +20,9 @@ from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from core import funnels as core
 from core.funnels import DroppedUnit, EventType, MatchOp, Unit
-from core.replay_links import replay_path
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
+from graph.links import Link, replay_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
@@ -241,9 +241,16 @@ class DroppedSession:
     unit_id: str = strawberry.field(description="The session id, or the visitor id.")
     visitor_id: str | None
     last_step_at: datetime
-    replay_url: str | None = strawberry.field(
-        description="A signed link (valid 15 minutes) to the session's rrweb events."
+    replay_session: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="A signed link (valid 15 minutes) to the session's rrweb events; "
+        "null when the recording cannot be replayed."
     )
+    def replay_url(self, info: strawberry.Info[Context, None]) -> Link | None:
+        if self.replay_session is None:
+            return None
+        return replay_link(info.context.resources.settings, self.replay_session)
 
 
 @strawberry.type
@@ -340,20 +347,17 @@ async def _dropped_nodes(
     ctx: Context, site_id: str, page: list[DroppedUnit]
 ) -> list[DroppedSession]:
     details = await store.session_details(ctx.db, site_id, [unit.session_id for unit in page])
-    base = str(ctx.request.base_url).rstrip("/")
-    secret = ctx.resources.settings.secret_key
     nodes = []
     for unit in page:
         found = details.get(unit.session_id)
         replayable = found is not None and found.get("replayable", True)
-        link = replay_path(secret, session_key(site_id, unit.session_id))
         nodes.append(
             DroppedSession(
                 session_id=unit.session_id,
                 unit_id=unit.unit_id,
                 visitor_id=found.get("visitor_id") if found else None,
                 last_step_at=unit.last_step_at,
-                replay_url=base + link if replayable else None,
+                replay_session=session_key(site_id, unit.session_id) if replayable else None,
             )
         )
     return nodes

@@ -12,6 +12,7 @@ from core.logs import get_logger
 from core.signing import signed_query
 from graph.context import Context
 from graph.errors import UserError
+from graph.links import Link, public_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
@@ -48,16 +49,12 @@ class PrivacyRequest:
     error: str | None
 
     @strawberry.field(description="For a finished export: a signed link, valid 15 minutes.")
-    def download_url(self, info: strawberry.Info[Context, None]) -> str | None:
+    def download_url(self, info: strawberry.Info[Context, None]) -> Link | None:
         if self.kind != "export_visitor" or self.status != "done":
             return None
-        query = signed_query(
-            info.context.resources.settings.secret_key,
-            EXPORT_PURPOSE,
-            str(self.id),
-            EXPORT_LINK_TTL_S,
-        )
-        return f"{str(info.context.request.base_url).rstrip('/')}/exports/{self.id}?{query}"
+        settings = info.context.resources.settings
+        query = signed_query(settings.secret_key, EXPORT_PURPOSE, str(self.id), EXPORT_LINK_TTL_S)
+        return public_link(settings, f"/exports/{self.id}?{query}")
 
     @classmethod
     def from_document(cls, doc: Document) -> "PrivacyRequest":

@@ -19,6 +19,7 @@ from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
+from graph.links import LINK, Link
 from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.query_timeout import is_query_timeout
 from graph.sessions import SessionQuery
@@ -93,7 +94,9 @@ def build_schema(
     extra_rules: dict[str, Rule] | None = None,
 ) -> strawberry.Schema:
     protect({"Query": query, "Mutation": mutation}, {**RULES, **(extra_rules or {})})
-    config = StrawberryConfig(sort_schema=True, disable_field_suggestions=True)
+    config = StrawberryConfig(
+        sort_schema=True, disable_field_suggestions=True, scalar_map={Link: LINK}
+    )
     exts: list[Any] = [*extensions(limits or Limits()), *(extra_extensions or [])]
     return SightlineSchema(
         query=query,

@@ -5,9 +5,9 @@ from enum import StrEnum
 
 import strawberry
 
-from core.replay_links import replay_path
 from graph.context import Context
 from graph.errors import NotFoundError
+from graph.links import Link, replay_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from storage import session_search, sessions, visitors
@@ -65,11 +65,10 @@ class Session:
         description="A signed link (valid 15 minutes) to the session's rrweb events; "
         "null when the recording cannot be replayed (no full snapshot was stored)."
     )
-    def replay_url(self, info: strawberry.Info[Context, None]) -> str | None:
+    def replay_url(self, info: strawberry.Info[Context, None]) -> Link | None:
         if not self.replayable:
             return None
-        base = str(info.context.request.base_url).rstrip("/")
-        return base + replay_path(info.context.resources.settings.secret_key, str(self.id))
+        return replay_link(info.context.resources.settings, str(self.id))
 
     @classmethod
     def from_document(cls, doc: Document) -> "Session":

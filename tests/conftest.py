@@ -26,6 +26,8 @@ from core.logs import configure_logging
 from scripts.local_services import Service, free_port, start_ferretdb, start_redis
 from storage.database import Client, Database, create_client
 
+PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links work as given
+
 
 @dataclass(frozen=True)
 class ServerUrls:
@@ -67,6 +69,7 @@ def settings(servers: ServerUrls) -> Settings:
         MONGODB_DATABASE=f"test_{run}",
         SIGHTLINE_QUEUE_NAME=f"test:{run}",
         SIGHTLINE_ENV="development",
+        SIGHTLINE_PUBLIC_URL=PUBLIC_URL,
         SIGHTLINE_PROCESS_DELAY_S=0,
     )
 

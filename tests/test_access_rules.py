@@ -1,9 +1,15 @@
-"""A second account cannot read or change the first account's objects.
+"""A second account cannot read or change the first account's objects, and a key's scopes
+hold at every depth.
 
 `ATTEMPTS` has one entry for every query and mutation in the schema (a test
 fails when an operation is added without one). Each entry is what an intruder
 does with the owner's ids, and what it must get: the same answer as for an
 object that does not exist, or only its own data.
+
+Below the roots, the schema is walked generically (`tests/schema_paths.py`): every field
+that returns a `Link` has a rule, and every field with a rule of its own is refused, through
+every path that reaches it, to an API key holding the scopes of that path but not the
+field's; a key holding them all gets links that work.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,11 +20,26 @@ import httpx
 import pytest
 from graphql import GraphQLObjectType
 
-from graph.access import RULES
+from core.config import Settings
+from graph.access import RULES, Audience
 from graph.schema import schema
+from graph.scopes import Scope
 from tests.accounts_helpers import PASSWORD, create_key, create_site, data, error_code, sign_up
+from tests.conftest import PUBLIC_URL
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.link_world import LinkWorld, link_world
+from tests.schema_paths import (
+    ROOTS,
+    all_fields,
+    link_fields,
+    operation,
+    paths_to,
+    reachable_by_api_keys,
+    ruled_fields_below_the_roots,
+    rules_along,
+    scopes_along,
+)
 
 
 @dataclass
@@ -374,7 +395,8 @@ def schema_operations() -> set[str]:
 
 def test_every_operation_has_an_access_rule_and_an_intruder_check() -> None:
     operations = schema_operations()
-    assert operations == set(RULES), "graph.access.RULES and the schema disagree"
+    root_rules = {name for name in RULES if name.split(".")[0] in ROOTS}
+    assert operations == root_rules, "graph.access.RULES and the schema disagree"
     assert operations == set(ATTEMPTS), "add the new operation to ATTEMPTS in this file"
 
 
@@ -412,3 +434,104 @@ async def test_intruder_cannot_reach_the_owners_objects(
     before = await _owner_state(world)
     await ATTEMPTS[operation](world)
     assert await _owner_state(world) == before
+
+
+# Below the roots: links, and every other field with a rule of its own.
+
+
+def test_every_link_field_has_an_access_rule() -> None:
+    assert link_fields(), "the walk found no Link field: is the scalar still called Link?"
+    assert [name for name in link_fields() if name not in RULES] == []
+    assert all(paths_to(name) for name in link_fields())
+
+
+def test_every_rule_names_a_field_of_the_schema() -> None:
+    assert set(RULES) - set(all_fields()) == set(), "a rule for a field that does not exist"
+
+
+URL_NAMES = ("url", "urls", "link", "links", "href")
+RECORDED_ADDRESSES = {
+    # Addresses the visitor's browser reported, not links into this API.
+    "Event.href",
+    "Event.url",
+    "PageView.url",
+    "Session.entryUrl",
+    "Session.exitUrl",
+}
+
+
+def test_fields_named_like_links_are_links_or_recorded_addresses() -> None:
+    """A new link typed `String` would escape the rules; its name gives it away."""
+    named = {name for name in all_fields() if name.split(".")[1].lower().endswith(URL_NAMES)}
+    assert named - set(link_fields()) == RECORDED_ADDRESSES
+
+
+def _refusals() -> list[tuple[str, tuple[str, ...]]]:
+    """(field, path) where an API key can reach the field without holding its scope."""
+    cases = []
+    for name in ruled_fields_below_the_roots():
+        scope = RULES[name].scope
+        for path in paths_to(name):
+            if reachable_by_api_keys(path) and scope not in scopes_along(path[:-1]):
+                cases.append((name, path))
+    return cases
+
+
+REFUSALS = _refusals()
+
+
+def test_the_walk_finds_fields_to_refuse() -> None:
+    assert REFUSALS, "no ruled field below the roots is reachable without its scope"
+
+
+async def _ask(
+    world: LinkWorld, path: tuple[str, ...], key: str
+) -> tuple[list[Any], dict[str, Any]]:
+    op = operation(path, world.values())
+    body = await gql(world.client, op.query, op.variables, token=key)
+    return op.leaves(body.get("data")), body
+
+
+@pytest.mark.parametrize(
+    ("field", "path"), REFUSALS, ids=[" > ".join(path) for _, path in REFUSALS]
+)
+async def test_a_key_without_the_fields_scope_gets_null_and_forbidden(
+    field: str, path: tuple[str, ...], client: httpx.AsyncClient, settings: Settings
+) -> None:
+    world = await link_world(client, settings)
+    held = scopes_along(path[:-1]) or {next(s for s in Scope if s is not RULES[field].scope)}
+    leaves, body = await _ask(world, path, await world.key(held))
+    assert leaves, f"the path reached nothing: {body}"
+    assert all(leaf is None for leaf in leaves), body
+    errors = body.get("errors") or []
+    assert errors, body
+    names = [step.split(".")[1] for step in path]
+    for error in errors:
+        assert error["extensions"]["code"] == "FORBIDDEN", error
+        assert [part for part in error["path"] if isinstance(part, str)] == names, error
+
+
+QUERY_LINK_PATHS = [
+    (name, path)
+    for name in link_fields()
+    for path in paths_to(name)
+    if path[0].startswith("Query.")
+]
+
+
+async def test_a_key_with_the_scopes_gets_working_links_through_every_query(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Read-only paths share one world; mutations are covered by the refusal test above."""
+    world = await link_world(client, settings)
+    linked: set[str] = set()
+    for name, path in QUERY_LINK_PATHS:
+        assert all(rule.audience is not Audience.PERSON for rule in rules_along(path))
+        leaves, body = await _ask(world, path, await world.key(scopes_along(path)))
+        assert "errors" not in body, (path, body["errors"])
+        for link in [leaf for leaf in leaves if leaf is not None]:
+            assert link.startswith(f"{PUBLIC_URL}/"), link
+            response = await client.get(link)
+            assert response.status_code == 200, (path, response.text)
+            linked.add(name)
+    assert linked == set(link_fields()), "some link field gave no link through any query"

@@ -10,6 +10,7 @@ VALID = {
     "MONGODB_URL": "mongodb://127.0.0.1:27017",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SIGHTLINE_SECRET_KEY": "x" * 32,
+    "SIGHTLINE_PUBLIC_URL": "https://analytics.example.com",
 }
 
 
@@ -29,6 +30,13 @@ def test_missing_settings_are_named() -> None:
         ("SIGHTLINE_ENV", "staging"),
         ("SIGHTLINE_GRAPHQL_MAX_DEPTH", "1"),
         ("MONGODB_DATABASE", "bad/name"),
+        ("SIGHTLINE_PUBLIC_URL", "analytics.example.com"),
+        ("SIGHTLINE_PUBLIC_URL", "ftp://analytics.example.com"),
+        ("SIGHTLINE_PUBLIC_URL", "https://analytics.example.com/?next=/"),
+        ("SIGHTLINE_PUBLIC_URL", "https://analytics.example.com/#top"),
+        ("SIGHTLINE_PUBLIC_URL", "https://user:pass@analytics.example.com"),
+        ("SIGHTLINE_PUBLIC_URL", "https://analytics.example.com:99999"),
+        ("SIGHTLINE_PUBLIC_URL", "https://analytics example.com"),
     ],
 )
 def test_malformed_settings_are_named(name: str, value: str) -> None:
@@ -67,3 +75,34 @@ def test_production_requires_a_secret_key() -> None:
         load_settings(without)
     assert "SIGHTLINE_SECRET_KEY is not set" in str(caught.value)
     assert load_settings({**without, "SIGHTLINE_ENV": "development"}).secret_key
+
+
+def test_production_requires_a_public_url() -> None:
+    without = {k: v for k, v in VALID.items() if k != "SIGHTLINE_PUBLIC_URL"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(without)
+    assert "SIGHTLINE_PUBLIC_URL is not set" in str(caught.value)
+
+
+def test_production_names_every_missing_requirement() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"MONGODB_URL": VALID["MONGODB_URL"], "REDIS_URL": VALID["REDIS_URL"]})
+    assert "SIGHTLINE_SECRET_KEY is not set" in str(caught.value)
+    assert "SIGHTLINE_PUBLIC_URL is not set" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "public_url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"SIGHTLINE_HOST": "localhost", "SIGHTLINE_PORT": "9000"}, "http://localhost:9000"),
+        ({"SIGHTLINE_HOST": "::1"}, "http://[::1]:8000"),
+        ({"SIGHTLINE_PUBLIC_URL": "https://a.example/sightline/"}, "https://a.example/sightline"),
+    ],
+)
+def test_development_links_default_to_the_listen_address(
+    environ: dict[str, str], public_url: str
+) -> None:
+    without = {k: v for k, v in VALID.items() if k != "SIGHTLINE_PUBLIC_URL"}
+    settings = load_settings({**without, "SIGHTLINE_ENV": "development", **environ})
+    assert settings.public_url == public_url

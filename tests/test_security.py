@@ -417,6 +417,7 @@ async def test_the_served_api_logs_no_query_string(
         "MONGODB_DATABASE": settings.MONGODB_DATABASE,
         "SIGHTLINE_PORT": str(port),
         "SIGHTLINE_SECRET_KEY": "s" * 40,
+        "SIGHTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "SIGHTLINE_LOG_LEVEL": "DEBUG",
     }
     log_path = tmp_path / "api.log"

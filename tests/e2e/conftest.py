@@ -47,8 +47,9 @@ class ApiServer:
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        served = settings.model_copy(update={"SIGHTLINE_PUBLIC_URL": self.url})
         config = uvicorn.Config(
-            create_app(settings), log_config=None, access_log=False, lifespan="on"
+            create_app(served), log_config=None, access_log=False, lifespan="on"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
