@@ -15,6 +15,7 @@ from tests.accounts_helpers import create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, TYPED_EMAIL, batch_body, post_batch, shop_events
 from tests.recording_helpers import run_job
+from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
 from workers import privacy
 from workers.queue import Job, JobQueue
@@ -196,11 +197,12 @@ async def test_retention_removes_exactly_what_is_older_than_the_limit(
     site = await create_site(client, token, domains=[SHOP_DOMAIN])
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     recorded = shop_events()
-    old_shift = now_ms - 3 * 86_400_000 - recorded[-1]["timestamp"]
-    new_shift = now_ms - 3_600_000 - recorded[-1]["timestamp"]
-    await _send(client, site["trackingKey"], "session-old-1", "visitor-oooo", shift_ms=old_shift)
-    await _send(client, site["trackingKey"], "session-new-1", "visitor-nnnn", shift_ms=new_shift)
+    shift = now_ms - 3_600_000 - recorded[-1]["timestamp"]
+    await _send(client, site["trackingKey"], "session-old-1", "visitor-oooo", shift_ms=shift)
+    await _send(client, site["trackingKey"], "session-new-1", "visitor-nnnn", shift_ms=shift)
     await run_worker_burst(settings)
+    # Retention counts from when the server received the data (tests/test_server_time.py).
+    assert await receive_earlier(db, timedelta(days=3), visitor_id="visitor-oooo") > 0
     mutation = (
         "mutation($s: ID!) { updateSite(id: $s, changes: {retentionDays: 2}) { retentionDays } }"
     )
