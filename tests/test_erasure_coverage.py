@@ -21,6 +21,7 @@ from tests.accounts_helpers import PASSWORD, create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
 from tests.leftovers import mentions
+from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
 from workers import privacy
 from workers.queue import JobQueue
@@ -89,9 +90,9 @@ async def _erase_recordings(w: World) -> list[str]:
 async def _retention(w: World) -> list[str]:
     query = "mutation($s: ID!) { updateSite(id: $s, changes: {retentionDays: 1}) { id } }"
     await w.mutate(query, s=w.site["id"])
-    later = datetime.now(UTC) + timedelta(days=1, hours=1)
+    await receive_earlier(w.db, timedelta(days=1, hours=1), site_id=w.site["id"])
     queue = JobQueue(w.redis, w.settings.SIGHTLINE_QUEUE_NAME)
-    assert await privacy.schedule_retention(w.db, queue, now=later) == 1
+    assert await privacy.schedule_retention(w.db, queue) == 1
     await run_worker_burst(w.settings)
     return [ERASED_VISITOR, KEPT_VISITOR, *ERASED_SESSIONS, "session-bbbb-1"]
 
