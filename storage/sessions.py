@@ -77,7 +77,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         "$max": {
             "last_activity_at": _ms(batch.last_ts),
             "last_received_at": batch.received_at,
-            "last_chunk_at": batch.received_at,
+            "last_chunk_at": datetime.now(UTC),  # at the write: compaction's guard needs it
             **_derived(batch, existing, pages),
         },
         "$set": {

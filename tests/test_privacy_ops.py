@@ -14,6 +14,7 @@ from storage.database import Database
 from tests.accounts_helpers import create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, TYPED_EMAIL, batch_body, post_batch, shop_events
+from tests.leftovers import mentions
 from tests.recording_helpers import run_job
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
@@ -67,15 +68,6 @@ async def _finished(client: httpx.AsyncClient, token: str, request_id: str) -> d
     return result
 
 
-async def _mentions(db: Database, needles: list[str]) -> list[str]:
-    found = []
-    for name in await db.list_collection_names():
-        async for doc in db[name].find({}):
-            text = str(doc)
-            found.extend(f"{name}: {needle}" for needle in needles if needle in text)
-    return found
-
-
 async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
@@ -100,7 +92,7 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     await privacy.run_privacy_request(db, settings.secret_key, request["id"])
     await run_worker_burst(settings)  # the stale compaction and extraction jobs run now
 
-    assert await _mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
+    assert await mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
     for url in erased_replays:
         assert (await client.get(url.removeprefix("http://sightline.test"))).status_code == 404
     kept = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
@@ -122,7 +114,7 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
         visitor_id="visitor-aaaa",
     )
     assert (await post_batch(client, again)).json() == {"status": "ignored", "reason": "erased"}
-    assert await _mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
+    assert await mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
 
 
 async def test_erase_recordings_in_a_time_range(
