@@ -23,6 +23,7 @@ from workers.privacy import run_privacy_request
 
 SECRET = b"bench-secret-bench-secret-bench-secret"
 SITE = "bench-site"
+NOW = datetime.now(UTC)
 
 
 async def _session(db: Database, session_id: str, visitor_id: str, start_ms: int) -> None:
@@ -30,11 +31,11 @@ async def _session(db: Database, session_id: str, visitor_id: str, start_ms: int
     for seq in range(0, len(events), 50):
         chunk = events[seq : seq + 50]
         await recordings.insert_chunk(
-            db, recordings.ChunkMeta(SITE, session_id, visitor_id, seq // 50), chunk
+            db, recordings.ChunkMeta(SITE, session_id, visitor_id, seq // 50, NOW), chunk
         )
     first, last = events[0]["timestamp"], events[-1]["timestamp"]
     summary = sessions.BatchSummary(
-        SITE, session_id, visitor_id, 0, first, last, len(events), [], [], None, {}, {}
+        SITE, session_id, visitor_id, 0, first, last, len(events), [], [], None, {}, {}, NOW
     )
     await sessions.record_batch(db, summary, None)
     await processing.process_session(db, SITE, session_id, final=True)

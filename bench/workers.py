@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -70,7 +71,8 @@ async def _store(mongodb_url: str, database: str, chunks: list[list[dict[str, An
         {"_id": f"{SITE}:{SESSION}", "site_id": SITE, "session_id": SESSION, "visitor_id": "v"}
     )
     for seq, chunk in enumerate(chunks):
-        await recordings.insert_chunk(db, recordings.ChunkMeta(SITE, SESSION, "v", seq), chunk)
+        meta = recordings.ChunkMeta(SITE, SESSION, "v", seq, datetime.now(UTC))
+        await recordings.insert_chunk(db, meta, chunk)
     await db["recording_chunks"].update_many({}, {"$set": {"processed": True}})
     await client.close()
 

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
         default=25 * 2**20, ge=1024, le=500 * 2**20
     )
     SIGHTLINE_INGEST_RATE_LIMIT: str = Field(default="600/minute", pattern=r"^\d+ ?/ ?\d* ?[a-z]+$")
+    SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S: int = Field(default=86_400, ge=60, le=7 * 86_400)
 
     SIGHTLINE_PROCESS_DELAY_S: float = Field(default=5.0, ge=0, le=3600)
     SIGHTLINE_COMPACT_QUIET_S: int = Field(default=1800, ge=1, le=7 * 86_400)

@@ -16,7 +16,7 @@ from graph.links import Link, public_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
-from storage import privacy_requests
+from storage import exports, privacy_requests
 from storage.database import Document
 from workers.queue import Job
 
@@ -48,9 +48,14 @@ class PrivacyRequest:
     )
     error: str | None
 
-    @strawberry.field(description="For a finished export: a signed link, valid 15 minutes.")
-    def download_url(self, info: strawberry.Info[Context, None]) -> Link | None:
+    @strawberry.field(
+        description="For a finished export still kept (24 hours, and never once its visitor "
+        "or one of its sessions is erased): a signed link, valid 15 minutes."
+    )
+    async def download_url(self, info: strawberry.Info[Context, None]) -> Link | None:
         if self.kind != "export_visitor" or self.status != "done":
+            return None
+        if not await exports.available(info.context.db, str(self.id)):
             return None
         settings = info.context.resources.settings
         query = signed_query(settings.secret_key, EXPORT_PURPOSE, str(self.id), EXPORT_LINK_TTL_S)

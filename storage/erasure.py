@@ -1,18 +1,20 @@
 """Removing data in bounded batches, with exact counts that survive a crash.
 
-Every collection that holds a site's data is listed in `SITE_COLLECTIONS`, so
-deleting a site cannot forget one. Deletion goes in batches of ids: before a
-batch is deleted its ids are written on the privacy request, and the count is
-added in the same write that forgets them, so a run interrupted at any point
-and run again finishes with the right count per collection.
+What each kind of subject covers is declared once, collection by collection:
+`SITE_COLLECTIONS` for a site, `SESSION_PLAN` for a session, `VISITOR_PLAN` for
+what a visitor holds besides their sessions. Deletion goes in batches of ids:
+before a batch is deleted its ids are written on the privacy request, and the
+count is added in the same write that forgets them, so a run interrupted at
+any point and run again finishes with the right count per collection.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from storage import privacy_requests
 from storage.crash_points import crash_point
 from storage.database import Database, Document
-from storage.ids import session_key
+from storage.ids import session_key, visitor_key
 
 BATCH_SIZE = 500
 
@@ -28,6 +30,41 @@ SITE_COLLECTIONS: list[str] = [
     "heatmap_rollups",
     "exports",
 ]
+
+# (site id, subject id) -> the documents of one collection that hold the subject.
+Scope = Callable[[str, str], Document]
+
+
+def _of_session(site_id: str, session_id: str) -> Document:
+    return {"site_id": site_id, "session_id": session_id}
+
+
+def _of_visitor(site_id: str, visitor_id: str) -> Document:
+    return {"site_id": site_id, "visitor_id": visitor_id}
+
+
+# Everything of one session; the session document last, so a run interrupted
+# anywhere finds the session again and finishes. An export holding the session
+# goes too: it is a copy of what is erased.
+SESSION_PLAN: dict[str, Scope] = {
+    "recording_chunks": _of_session,
+    "recording_parts": _of_session,
+    "events": _of_session,
+    "exports": lambda site_id, session_id: {"site_id": site_id, "session_ids": session_id},
+    "sessions": lambda site_id, session_id: {"_id": session_key(site_id, session_id)},
+}
+
+# What a visitor holds besides their sessions (each erased with `SESSION_PLAN` first).
+VISITOR_PLAN: dict[str, Scope] = {
+    "events": _of_visitor,
+    "exports": _of_visitor,
+    "visitors": lambda site_id, visitor_id: {"_id": visitor_key(site_id, visitor_id)},
+}
+
+# Collections whose documents carry their own `session_id`: where a session is found
+# when its session document is missing (a batch that raced its session's erasure, or
+# one stored before sessions were written first), so such data is erased too.
+SESSION_PIECES = ("recording_chunks", "recording_parts", "events")
 
 
 class Ledger:
@@ -67,10 +104,27 @@ class Ledger:
 
 async def delete_session_data(ledger: Ledger, site_id: str, session_id: str) -> None:
     """Every document of one session (the session itself last)."""
-    scope = {"site_id": site_id, "session_id": session_id}
-    for collection in ("recording_chunks", "recording_parts", "events"):
-        await ledger.delete(collection, scope)
-    await ledger.delete("sessions", {"_id": session_key(site_id, session_id)})
+    for collection, scope in SESSION_PLAN.items():
+        await ledger.delete(collection, scope(site_id, session_id))
+
+
+async def delete_visitor_data(ledger: Ledger, site_id: str, visitor_id: str) -> None:
+    """What the visitor holds besides their sessions (the visitor itself last)."""
+    for collection, scope in VISITOR_PLAN.items():
+        await ledger.delete(collection, scope(site_id, visitor_id))
+
+
+async def orphan_session_ids(db: Database, site_id: str, queries: dict[str, Document]) -> list[str]:
+    """Sessions that documents of `SESSION_PIECES` matching `queries` belong to, and
+    that have no session document."""
+    found: set[str] = set()
+    for collection in SESSION_PIECES:
+        query = {"site_id": site_id, **queries[collection]}
+        found.update(await db[collection].distinct("session_id", query))
+    keys = [session_key(site_id, session_id) for session_id in found]
+    cursor = db["sessions"].find({"_id": {"$in": keys}}, projection={"session_id": 1})
+    documented = {doc["session_id"] async for doc in cursor}
+    return sorted(found - documented)
 
 
 async def delete_site_data(ledger: Ledger, site_id: str) -> None:

@@ -83,7 +83,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "funnels": [IndexModel([("site_id", ASCENDING), ("_id", ASCENDING)], name="site")],
     # A download lists its slices: without it, a scan of every export's data.
     "exports": [
-        IndexModel([("request_id", ASCENDING), ("index", ASCENDING)], name="request_slices")
+        IndexModel([("request_id", ASCENDING), ("index", ASCENDING)], name="request_slices"),
+        # Erasure finds the exports holding a visitor or a session.
+        IndexModel([("site_id", ASCENDING), ("visitor_id", ASCENDING)], name="visitor"),
+        IndexModel([("site_id", ASCENDING), ("session_ids", ASCENDING)], name="sessions"),
     ],
     "claims": [IndexModel([("until", ASCENDING)], name="until")],
     "visitors": [IndexModel([("site_id", ASCENDING), ("first_seen_at", DESCENDING)], name="site")],

@@ -32,8 +32,13 @@ async def write_part(
     checksum: str,
     raw_size: int,
     blob: bytes,
+    first_ts: int,
+    received_at: datetime,
 ) -> None:
-    """Store an unverified part (replacing a half-written one with the same key)."""
+    """Store an unverified part (replacing a half-written one with the same key).
+
+    `first_ts` (the client's clock) and `received_at` (the server's, the latest of its
+    chunks) let erasure and retention find the part by its own time."""
     doc = {
         "_id": key,
         "site_id": site_id,
@@ -46,6 +51,8 @@ async def write_part(
         "event_count": event_count,
         "checksum": checksum,
         "raw_size": raw_size,
+        "first_ts": first_ts,
+        "received_at": received_at,
         "size": len(blob),
         "data": Binary(blob),
         "verified": False,

@@ -7,7 +7,7 @@ the worker's outbox, so nothing is lost when Redis is down at ingest time.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import Binary
@@ -27,6 +27,7 @@ class ChunkMeta:
     session_id: str
     visitor_id: str
     seq: int
+    received_at: datetime  # the server's clock, which retention trusts
 
 
 async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any]]) -> bool:
@@ -45,7 +46,7 @@ async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any
         "size": len(blob),
         "checksum": codec.events_checksum(events),
         "data": Binary(blob),
-        "received_at": datetime.now(UTC),
+        "received_at": meta.received_at,
         "processed": False,
     }
     try:
@@ -88,6 +89,18 @@ async def delete_chunks(db: Database, chunk_ids: list[str]) -> int:
     if not chunk_ids:
         return 0
     result = await db[COLLECTION].delete_many({"_id": {"$in": chunk_ids}})
+    return result.deleted_count
+
+
+async def delete_orphan_chunks(
+    db: Database, site_id: str, session_id: str, *, received_before: datetime
+) -> int:
+    """Drop the session's chunks received before `received_before`, for a session whose
+    document is gone. Ingestion writes the session before its chunk, so such a chunk
+    is never a write in progress: it raced its session's erasure (or was stored by an
+    older version that wrote the chunk first and answered 503), and no API reaches it."""
+    query = {"site_id": site_id, "session_id": session_id, "received_at": {"$lt": received_before}}
+    result = await db[COLLECTION].delete_many(query)
     return result.deleted_count
 
 

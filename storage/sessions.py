@@ -38,6 +38,7 @@ class BatchSummary:
     viewport: dict[str, int] | None
     client: dict[str, Any]
     privacy_state: Document
+    received_at: datetime  # the server's clock, which retention trusts
     on_insert: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,7 +76,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         "$min": {"started_at": _ms(batch.first_ts)},
         "$max": {
             "last_activity_at": _ms(batch.last_ts),
-            "last_chunk_at": datetime.now(UTC),
+            "last_received_at": batch.received_at,
+            "last_chunk_at": datetime.now(UTC),  # at the write: compaction's guard needs it
             **_derived(batch, existing, pages),
         },
         "$set": {
@@ -165,8 +167,17 @@ async def session_ids_started_between(
     return await _session_ids(db, {"site_id": site_id, "started_at": {"$gte": start, "$lt": end}})
 
 
-async def session_ids_inactive_since(db: Database, site_id: str, cutoff: datetime) -> list[str]:
-    return await _session_ids(db, {"site_id": site_id, "last_activity_at": {"$lt": cutoff}})
+async def session_ids_received_before(db: Database, site_id: str, cutoff: datetime) -> list[str]:
+    """Sessions whose last batch reached the server before `cutoff` (retention: server time,
+    whatever the client's clock said; sessions stored before `last_received_at` existed
+    fall back on `last_chunk_at`, the same clock)."""
+    received_before = {
+        "$or": [
+            {"last_received_at": {"$lt": cutoff}},
+            {"last_received_at": {"$exists": False}, "last_chunk_at": {"$lt": cutoff}},
+        ]
+    }
+    return await _session_ids(db, {"site_id": site_id, **received_before})
 
 
 async def set_rollup_pending(db: Database, key: str, pending: Document) -> None:

@@ -18,7 +18,9 @@ async def record_visit(
     first_ts: int,
     last_ts: int,
     client: dict[str, Any],
+    received_at: datetime,
 ) -> None:
+    """Fold a batch into its visitor; `last_received_at` (server time) is what retention reads."""
     await upsert_once_raced(
         db[COLLECTION],
         {"_id": visitor_key(site_id, visitor_id)},
@@ -29,7 +31,10 @@ async def record_visit(
                 "created_at": datetime.now(UTC),
             },
             "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
-            "$max": {"last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC)},
+            "$max": {
+                "last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC),
+                "last_received_at": received_at,
+            },
             "$set": {"last_client": client},
         },
     )
@@ -37,3 +42,15 @@ async def record_visit(
 
 async def find_visitor(db: Database, site_id: str, visitor_id: str) -> Document | None:
     return await db[COLLECTION].find_one({"_id": visitor_key(site_id, visitor_id)})
+
+
+def received_before(site_id: str, cutoff: datetime) -> Document:
+    """The query for visitors whose last batch reached the server before `cutoff`
+    (visitors recorded before `last_received_at` existed: by their last activity)."""
+    return {
+        "site_id": site_id,
+        "$or": [
+            {"last_received_at": {"$lt": cutoff}},
+            {"last_received_at": {"$exists": False}, "last_seen_at": {"$lt": cutoff}},
+        ],
+    }

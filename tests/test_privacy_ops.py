@@ -14,7 +14,9 @@ from storage.database import Database
 from tests.accounts_helpers import create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, TYPED_EMAIL, batch_body, post_batch, shop_events
+from tests.leftovers import mentions
 from tests.recording_helpers import run_job
+from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
 from workers import privacy
 from workers.queue import Job, JobQueue
@@ -66,15 +68,6 @@ async def _finished(client: httpx.AsyncClient, token: str, request_id: str) -> d
     return result
 
 
-async def _mentions(db: Database, needles: list[str]) -> list[str]:
-    found = []
-    for name in await db.list_collection_names():
-        async for doc in db[name].find({}):
-            text = str(doc)
-            found.extend(f"{name}: {needle}" for needle in needles if needle in text)
-    return found
-
-
 async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
@@ -99,7 +92,7 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     await privacy.run_privacy_request(db, settings.secret_key, request["id"])
     await run_worker_burst(settings)  # the stale compaction and extraction jobs run now
 
-    assert await _mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
+    assert await mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
     for url in erased_replays:
         assert (await client.get(url.removeprefix("http://sightline.test"))).status_code == 404
     kept = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
@@ -121,7 +114,7 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
         visitor_id="visitor-aaaa",
     )
     assert (await post_batch(client, again)).json() == {"status": "ignored", "reason": "erased"}
-    assert await _mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
+    assert await mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
 
 
 async def test_erase_recordings_in_a_time_range(
@@ -196,11 +189,12 @@ async def test_retention_removes_exactly_what_is_older_than_the_limit(
     site = await create_site(client, token, domains=[SHOP_DOMAIN])
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     recorded = shop_events()
-    old_shift = now_ms - 3 * 86_400_000 - recorded[-1]["timestamp"]
-    new_shift = now_ms - 3_600_000 - recorded[-1]["timestamp"]
-    await _send(client, site["trackingKey"], "session-old-1", "visitor-oooo", shift_ms=old_shift)
-    await _send(client, site["trackingKey"], "session-new-1", "visitor-nnnn", shift_ms=new_shift)
+    shift = now_ms - 3_600_000 - recorded[-1]["timestamp"]
+    await _send(client, site["trackingKey"], "session-old-1", "visitor-oooo", shift_ms=shift)
+    await _send(client, site["trackingKey"], "session-new-1", "visitor-nnnn", shift_ms=shift)
     await run_worker_burst(settings)
+    # Retention counts from when the server received the data (tests/test_server_time.py).
+    assert await receive_earlier(db, timedelta(days=3), visitor_id="visitor-oooo") > 0
     mutation = (
         "mutation($s: ID!) { updateSite(id: $s, changes: {retentionDays: 2}) { retentionDays } }"
     )

@@ -162,6 +162,8 @@ async def _store(
         checksum=writer.checksum,
         raw_size=writer.raw_size,
         blob=writer.finish(),
+        first_ts=min(c["first_ts"] for c in members),
+        received_at=max(c["received_at"] for c in members),
     )
     stored = await db[parts.COLLECTION].find_one({"_id": part_id}, projection={"data": 0})
     if stored is None or not await _matches(db, stored):

@@ -27,8 +27,8 @@ _HIDDEN = {"privacy_state", "chunks", "needs_compaction", "last_chunk_at", "ip",
 class SlicedWriter:
     """Writes JSON text into zstd slices stored as export documents."""
 
-    def __init__(self, db: Database, request_id: str, site_id: str) -> None:
-        self.db, self.request_id, self.site_id = db, request_id, site_id
+    def __init__(self, db: Database, request_id: str, subject: exports.Subject) -> None:
+        self.db, self.request_id, self.subject = db, request_id, subject
         self.index, self.bytes_written = 0, 0
         self._start()
 
@@ -50,7 +50,7 @@ class SlicedWriter:
         self._stream.close()  # type: ignore[no-untyped-call]
         blob = self._buffer.getvalue()
         await exports.store_slice(
-            self.db, request_id=self.request_id, site_id=self.site_id, index=self.index, blob=blob
+            self.db, request_id=self.request_id, subject=self.subject, index=self.index, blob=blob
         )
         crash_point("export.slice_stored")
         self.index += 1
@@ -64,8 +64,11 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str)
 
 
-async def export_visitor(db: Database, request_id: str, site_id: str, visitor_id: str) -> Document:
-    writer = SlicedWriter(db, request_id, site_id)
+async def export_visitor(
+    db: Database, request_id: str, site_id: str, visitor_id: str, session_ids: list[str]
+) -> Document:
+    """Write the export of the visitor and of `session_ids`, their sessions."""
+    writer = SlicedWriter(db, request_id, exports.Subject(site_id, visitor_id, session_ids))
     header = {
         "format": FORMAT,
         "site_id": site_id,
@@ -80,7 +83,6 @@ async def export_visitor(db: Database, request_id: str, site_id: str, visitor_id
         + _dumps(_public(visitor) if visitor else None)
         + b',"sessions":['
     )
-    session_ids = await sessions.session_ids_of_visitor(db, site_id, visitor_id)
     counts = {"sessions": 0, "events": 0, "recording_events": 0}
     for n, session_id in enumerate(session_ids):
         await writer.write(b"," if n else b"")

@@ -22,10 +22,10 @@ from storage import (
     sessions,
     sites,
     tombstones,
+    visitors,
 )
 from storage import exports as export_store
 from storage.database import Database, Document
-from storage.ids import visitor_key
 from workers import exports, pii_scan
 from workers.leases import DEFAULT_LEASE, session_lease
 from workers.queue import Job, JobQueue
@@ -73,28 +73,50 @@ async def erase_session(work: Work, session_id: str) -> None:
         await asyncio.sleep(1)
 
 
+async def _erase_sessions(work: Work, documented: list[str], pieces: dict[str, Document]) -> None:
+    """Erase the sessions found through their documents, and those whose own pieces
+    match `pieces` (per collection of `erasure.SESSION_PIECES`) but have no document."""
+    orphans = await erasure.orphan_session_ids(work.db, work.site_id, pieces)
+    for session_id in [*documented, *orphans]:
+        await erase_session(work, session_id)
+
+
 async def _erase_visitor(work: Work) -> None:
     visitor_id = work.parameters["visitor_id"]
     mark = tombstones.visitor_mark(work.secret_key, work.site_id, visitor_id)
     await tombstones.bury(work.db, mark, site_id=work.site_id, request_id=work.request["_id"])
-    for session_id in await sessions.session_ids_of_visitor(work.db, work.site_id, visitor_id):
-        await erase_session(work, session_id)
-    await work.ledger.delete("events", {"site_id": work.site_id, "visitor_id": visitor_id})
-    await work.ledger.delete("visitors", {"_id": visitor_key(work.site_id, visitor_id)})
+    documented = await sessions.session_ids_of_visitor(work.db, work.site_id, visitor_id)
+    pieces = {name: {"visitor_id": visitor_id} for name in erasure.SESSION_PIECES}
+    await _erase_sessions(work, documented, pieces)
+    await erasure.delete_visitor_data(work.ledger, work.site_id, visitor_id)
 
 
 async def _erase_recordings(work: Work) -> None:
     start, end = _range(work.parameters)
-    for session_id in await sessions.session_ids_started_between(work.db, work.site_id, start, end):
-        await erase_session(work, session_id)
+    documented = await sessions.session_ids_started_between(work.db, work.site_id, start, end)
+    recorded = {"first_ts": {"$gte": _ms(start), "$lt": _ms(end)}}
+    pieces: dict[str, Document] = {
+        "recording_chunks": recorded,
+        "recording_parts": recorded,
+        "events": {"at": {"$gte": start, "$lt": end}},
+    }
+    await _erase_sessions(work, documented, pieces)
     await work.ledger.delete("events", {"site_id": work.site_id, "at": {"$gte": start, "$lt": end}})
 
 
 async def _retention(work: Work) -> None:
+    """Everything the server received before the cutoff, by the server's clock: a client
+    clock (or a batch dated 2099) cannot keep data past the site's retention."""
     cutoff = datetime.fromisoformat(work.parameters["cutoff"])
-    for session_id in await sessions.session_ids_inactive_since(work.db, work.site_id, cutoff):
-        await erase_session(work, session_id)
-    await work.ledger.delete("events", {"site_id": work.site_id, "at": {"$lt": cutoff}})
+    documented = await sessions.session_ids_received_before(work.db, work.site_id, cutoff)
+    received = {"received_at": {"$lt": cutoff}}
+    pieces: dict[str, Document] = {
+        "recording_chunks": received,
+        "recording_parts": received,
+        "events": {"at": {"$lt": cutoff}},  # an event's own time: only for orphans' events
+    }
+    await _erase_sessions(work, documented, pieces)
+    await work.ledger.delete("visitors", visitors.received_before(work.site_id, cutoff))
 
 
 async def _delete_site(work: Work) -> None:
@@ -121,10 +143,24 @@ async def _wait_for_site_leases(db: Database, site_id: str) -> None:
 
 
 async def _export_visitor(work: Work) -> None:
+    visitor_id = work.parameters["visitor_id"]
+    session_ids = await sessions.session_ids_of_visitor(work.db, work.site_id, visitor_id)
     outcome = await exports.export_visitor(
-        work.db, work.request["_id"], work.site_id, work.parameters["visitor_id"]
+        work.db, work.request["_id"], work.site_id, visitor_id, session_ids
     )
+    if await _erased_meanwhile(work, visitor_id, session_ids):
+        await export_store.delete_export(work.db, work.request["_id"])
+        outcome = {"withdrawn": "the visitor or one of their sessions was erased"}
     await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
+
+
+async def _erased_meanwhile(work: Work, visitor_id: str, session_ids: list[str]) -> bool:
+    """Whether an erasure that ran alongside the export covers what it holds: its
+    deletion of exports may have come before a slice was written."""
+    marks = [tombstones.visitor_mark(work.secret_key, work.site_id, visitor_id)]
+    marks += [tombstones.session_mark(work.secret_key, work.site_id, s) for s in session_ids]
+    buried = await tombstones.any_buried(work.db, marks)
+    return buried or await sites.find_live_site(work.db, work.site_id) is None
 
 
 async def _scan(work: Work) -> None:
@@ -143,6 +179,10 @@ async def _scan(work: Work) -> None:
         checkpoint=checkpoint,
     )
     await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _range(parameters: Document) -> tuple[datetime, datetime]:
@@ -184,12 +224,16 @@ async def run_privacy_request(db: Database, secret_key: bytes, request_id: str) 
     return "done"
 
 
-async def schedule_retention(db: Database, queue: JobQueue) -> int:
-    """Create a retention request for every live site and queue it; how many were queued."""
+async def schedule_retention(db: Database, queue: JobQueue, now: datetime | None = None) -> int:
+    """Create a retention request for every live site and queue it; how many were queued.
+
+    `now` is the server's clock (tests move it); retention compares it with when the
+    server received the data, never with the client's timestamps."""
+    now = now or datetime.now(UTC)
     queued = 0
     for site in await sites.all_live_sites(db):
         days = (site.get("privacy") or {}).get("retention_days", 30)
-        cutoff = datetime.now(UTC) - timedelta(days=days)
+        cutoff = now - timedelta(days=days)
         request = await privacy_requests.create_request(
             db,
             kind="retention",
@@ -203,5 +247,5 @@ async def schedule_retention(db: Database, queue: JobQueue) -> int:
             Job.RUN_PRIVACY_REQUEST, request["_id"], job_id=f"privacy:{request['_id']}"
         )
         queued += 1
-    await export_store.delete_expired(db)
+    await export_store.delete_expired(db, now)
     return queued

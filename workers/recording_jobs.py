@@ -60,12 +60,27 @@ async def _process(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
         if lease is None:
             raise Retry(defer=BUSY_RETRY_S)
         report = await processing.process_session(db, site_id, session_id, lease=lease)
+        if report.status == "gone":
+            return await _drop_orphan_chunks(db, site_id, session_id)
         raw = len(await recordings.session_chunks(db, site_id, session_id))
         if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
             await compaction.compact_session(
                 db, site_id, session_id, only_processed=True, limits=limits, lease=lease
             )
     return f"{report.status}: {report.events_written} new events"
+
+
+async def _drop_orphan_chunks(db: Database, site_id: str, session_id: str) -> str:
+    """A session whose document is missing has chunks no API or job can reach, which the
+    outbox sweep would queue every minute forever: drop those past the outbox grace."""
+    if await sessions.find_session(db, site_id, session_id) is not None:
+        return "gone"  # the site is being deleted; its deletion removes the chunks
+    dropped = await recordings.delete_orphan_chunks(
+        db, site_id, session_id, received_before=datetime.now(UTC) - OUTBOX_GRACE
+    )
+    if dropped:
+        log.warning("recordings.orphan_chunks_dropped", site=site_id, chunks=dropped)
+    return f"gone: {dropped} orphan chunks dropped"
 
 
 async def compact_session(ctx: dict[str, Any], site_id: str, session_id: str) -> str:

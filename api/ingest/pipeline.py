@@ -1,11 +1,14 @@
-"""Storing one validated batch: privacy first, then the chunk, then the summaries.
+"""Storing one validated batch: privacy first, then the summaries, then the chunk.
 
-The chunk is written first and is idempotent on (site, session, seq); the
-session and visitor updates after it are idempotent too, so a batch retried
-after any failure converges on the same stored state.
+The session and the visitor are written before the chunk, so a failure at any
+step (the API answers 503) never leaves a chunk that no session leads to: what
+is stored is visible in the API and found by retention and erasure. Every write
+is idempotent (the chunk on (site, session, seq)), so a retry converges on the
+same stored state and answers "stored" or "duplicate" by whether the chunk was.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from api.ingest import events as batch_events
@@ -13,6 +16,7 @@ from api.ingest.contract import Batch
 from core.clients import anonymize_ip, country_of, parse_user_agent
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
 from storage import recordings, sessions, tombstones, visitors
+from storage.crash_points import crash_point
 from storage.database import Database, Document
 
 
@@ -22,6 +26,7 @@ class Visit:
 
     user_agent: str
     address: str
+    received_at: datetime  # the server's clock: retention runs on it, never the client's
 
 
 def policy_of(site: Document) -> PrivacyPolicy:
@@ -72,8 +77,6 @@ async def store_batch(
     stream = apply_privacy(batch_events.stream(batch, raw_events), policy_of(site), state)
     if not stream:
         return "stored"
-    meta = recordings.ChunkMeta(site_id, batch.session_id, batch.visitor_id, batch.seq)
-    inserted = await recordings.insert_chunk(db, meta, stream)
     client = _client(visit, site)
     first_ts = min(e["timestamp"] for e in stream)
     last_ts = max(e["timestamp"] for e in stream)
@@ -92,9 +95,11 @@ async def store_batch(
             viewport=batch_events.viewport(stream),
             client=client,
             privacy_state=state.to_document(),
+            received_at=visit.received_at,
         ),
         existing,
     )
+    crash_point("ingest.session_written")
     await visitors.record_visit(
         db,
         site_id=site_id,
@@ -102,5 +107,12 @@ async def store_batch(
         first_ts=first_ts,
         last_ts=last_ts,
         client=client,
+        received_at=visit.received_at,
     )
+    crash_point("ingest.visitor_written")
+    meta = recordings.ChunkMeta(
+        site_id, batch.session_id, batch.visitor_id, batch.seq, visit.received_at
+    )
+    inserted = await recordings.insert_chunk(db, meta, stream)
+    crash_point("ingest.chunk_written")
     return "stored" if inserted else "duplicate"

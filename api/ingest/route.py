@@ -1,11 +1,13 @@
 """`POST /ingest` (and its CORS preflight): validate fast, store, answer precisely.
 
 Status codes: 200 stored (or a duplicate, or not recorded because of Do Not
-Track), 400 malformed, 401 unknown or rotated tracking key, 403 origin not one
-of the site's domains, 413 too large, 429 too many requests, 503 storage
-unavailable (retry). Bad input never yields a 500.
+Track), 400 malformed or dated too far ahead of the server's clock, 401 unknown
+or rotated tracking key, 403 origin not one of the site's domains, 413 too
+large, 429 too many requests, 503 storage unavailable (retry). Bad input never
+yields a 500.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,7 +18,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.ingest import cors
+from api.ingest import clock, cors
 from api.ingest.body import BadEncoding, BodyTooLarge, decompress_limited, read_limited
 from api.ingest.contract import Batch, describe_errors
 from api.ingest.pipeline import Visit, store_batch
@@ -87,12 +89,18 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
         settings.SIGHTLINE_INGEST_MAX_BODY_BYTES,
         settings.SIGHTLINE_INGEST_MAX_DECOMPRESSED_BYTES,
     )
+    received_at = datetime.now(UTC)
+    _check_clock(batch, received_at, timedelta(seconds=settings.SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S))
     with pymongo.timeout(STORAGE_TIMEOUT_S):
         site = await _site(resources, batch.key, request.query_params.get("key"), origin)
         if _declined_tracking(site, request):
             return _answer(200, {"status": "ignored", "reason": "do_not_track"}, origin)
         await _check_rate(resources, site, request)
-        visit = Visit(user_agent=request.headers.get("user-agent", ""), address=_address(request))
+        visit = Visit(
+            user_agent=request.headers.get("user-agent", ""),
+            address=_address(request),
+            received_at=received_at,
+        )
         outcome = await store_batch(
             resources.db, site, batch, raw["events"], visit, resources.settings.secret_key
         )
@@ -140,6 +148,17 @@ async def _parse(
         return Batch.model_validate(raw), raw
     except ValidationError as exc:
         raise Refusal(400, "invalid_batch", "; ".join(describe_errors(exc.errors()))) from None
+
+
+def _check_clock(batch: Batch, received_at: datetime, skew: timedelta) -> None:
+    ahead = clock.ahead_by(batch, received_at)
+    if ahead > skew:
+        raise Refusal(
+            400,
+            "timestamp_in_future",
+            f"A timestamp is {ahead.total_seconds() / 3600:.0f} h ahead of the server's clock; "
+            f"at most {skew.total_seconds() / 3600:g} h is accepted.",
+        )
 
 
 def _storable_depth(raw: dict[str, Any]) -> bool:
