@@ -423,7 +423,10 @@ async def compute(
     """The funnel's numbers over the (owned) site's events in the range, within a budget."""
     window = options.range.checked()
     _count_result(ctx)
-    accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)
+    try:
+        accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)
+    except core.FunnelError as exc:  # a funnel saved under older rules, say a `re` pattern
+        raise UserError(str(exc)) from None
     units = store.iter_units(
         ctx.db,
         site["_id"],
