@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             max_depth=settings.SIGHTLINE_GRAPHQL_MAX_DEPTH,
             max_tokens=settings.SIGHTLINE_GRAPHQL_MAX_TOKENS,
             max_aliases=settings.SIGHTLINE_GRAPHQL_MAX_ALIASES,
+            max_cost=settings.SIGHTLINE_GRAPHQL_MAX_COST,
             introspection=settings.graphql_introspection_enabled,
         )
     )

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     SIGHTLINE_GRAPHQL_MAX_DEPTH: int = Field(default=12, ge=2, le=50)
     SIGHTLINE_GRAPHQL_MAX_TOKENS: int = Field(default=2000, ge=100, le=100_000)
     SIGHTLINE_GRAPHQL_MAX_ALIASES: int = Field(default=15, ge=1, le=1000)
+    SIGHTLINE_GRAPHQL_MAX_COST: int = Field(default=100_000, ge=1000, le=100_000_000)
     SIGHTLINE_GRAPHQL_QUERY_TIMEOUT_S: float = Field(default=30.0, ge=0.001, le=600)
     SIGHTLINE_GRAPHQL_INTROSPECTION: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_BODY_BYTES: int = Field(default=2**20, ge=1024, le=100 * 2**20)

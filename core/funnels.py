@@ -3,9 +3,9 @@
 A funnel is an ordered list of 2 to 20 steps. Each step names an event type (`page_view`,
 `click`, `input`, `submit`, `custom`, `error`) and, optionally, conditions every one of which
 the event must meet: its `url` or `path` equals, contains or matches a regular expression
-(`re.search`); its element matches a CSS selector (`core.elements`: `button.add`, `#buy`,
-`form > button`; or, with `selector_match` EXACT, its stored `selector` equals the given
-string); its `text` contains a given string
+(a search in RE2's syntax, in linear time: see `core.patterns`); its element matches a CSS
+selector (`core.elements`: `button.add`, `#buy`, `form > button`; or, with `selector_match`
+EXACT, its stored `selector` equals the given string); its `text` contains a given string
 (case-insensitive); its custom event `name` equals a given name. A condition on a field the
 event does not have never matches. The rage, dead and error click signals are not step types:
 the clicks they come from are stored as `click` events too.
@@ -61,7 +61,6 @@ Events whose `at` is not a datetime are ignored (naive datetimes are taken as UT
 missing or malformed fields only make conditions on them fail.
 """
 
-import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -72,6 +71,7 @@ from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
 from core.elements import ElementSelector, SelectorMatch
+from core.patterns import MAX_PATTERN_LENGTH, PatternError, compile_pattern
 from core.rrweb.selectors import SelectorError
 
 MIN_STEPS = 2
@@ -79,7 +79,7 @@ MAX_STEPS = 20
 DAY_MS = 24 * 3600 * 1000
 DEFAULT_WINDOW_MS = DAY_MS
 MAX_WINDOW_MS = 90 * DAY_MS
-MAX_REGEX_LENGTH = 500
+MAX_REGEX_LENGTH = MAX_PATTERN_LENGTH
 MAX_VALUE_LENGTH = 1000
 MAX_LABEL_LENGTH = 200
 MAX_EXCLUSIONS = 10
@@ -311,9 +311,13 @@ def _check_url(where: str, url: object) -> None:
         _check_text(where, f"{url.field} value", url.value, MAX_VALUE_LENGTH)
         return
     _check_text(where, f"{url.field} regex", url.value, MAX_REGEX_LENGTH)
+    _compiled(url, where)
+
+
+def _compiled(url: UrlMatcher, where: str) -> Callable[[str], bool]:
     try:
-        re.compile(url.value)
-    except re.error as exc:
+        return compile_pattern(url.value).search
+    except PatternError as exc:
         raise FunnelError(f"{where}: {url.field} regex {url.value!r} is invalid: {exc}") from None
 
 
@@ -340,8 +344,7 @@ def _url_test(url: UrlMatcher) -> Callable[[str], bool]:
         return lambda candidate: candidate == value
     if url.op == MatchOp.CONTAINS:
         return lambda candidate: value in candidate
-    pattern = re.compile(value)
-    return lambda candidate: pattern.search(candidate) is not None
+    return _compiled(url, "funnel")
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,3 +57,9 @@ class QueryTimeoutError(UserError):
         self, message: str = "The query took too long; narrow the range or filters."
     ) -> None:
         super().__init__(message)
+
+
+class QueryTooCostlyError(UserError):
+    """The query's static cost estimate (`graph/cost.py`) is over the budget."""
+
+    code = "QUERY_TOO_COSTLY"

@@ -8,6 +8,7 @@ import strawberry
 from redis.exceptions import RedisError
 from strawberry.scalars import JSON
 
+from core.cursors import CursorKind
 from graph.context import Context
 from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
@@ -20,6 +21,8 @@ from workers.extraction.derived import Kind
 from workers.queue import Job
 
 strawberry.enum(Kind, name="EventKind", description="What an autotracked event records.")
+
+CURSOR = CursorKind("Query.events", datetime)
 
 
 @strawberry.type(description="An event derived from a recording (never an input's value).")
@@ -126,14 +129,15 @@ class EventQuery:
     ) -> EventConnection:
         site = await owned_site(info.context, str(site_id))
         limit = page_size(first)
-        position = decode_cursor(after) if after else None
+        secret = info.context.resources.settings.secret_key
+        position = decode_cursor(secret, CURSOR, after) if after is not None else None
         filters = filter.to_storage() if filter else events.EventFilter()
         docs = await events.search_events(
             info.context.db, site["_id"], filters, after=position, limit=limit + 1
         )
         has_next = len(docs) > limit
         docs = docs[:limit]
-        end = encode_cursor(docs[-1]["at"], docs[-1]["_id"]) if docs else None
+        end = encode_cursor(secret, CURSOR, docs[-1]["at"], docs[-1]["_id"]) if docs else None
         return EventConnection(
             nodes=[Event.from_document(d) for d in docs],
             page_info=PageInfo(has_next_page=has_next, end_cursor=end),

@@ -19,6 +19,7 @@ import strawberry
 from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from core import funnels as core
+from core.cursors import CursorKind
 from core.funnels import DroppedUnit, EventType, MatchOp, Unit
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
@@ -34,6 +35,7 @@ from storage.ids import session_key
 NO_SUCH_FUNNEL = "No such funnel."
 MAX_NAME_LENGTH = 200
 DROP_OFF_SAMPLE = 1000
+DROPPED_CURSOR = CursorKind("FunnelStep.droppedSessions", int)
 MAX_RESULTS_PER_REQUEST = 5
 COMPUTE_BUDGET_S = 30.0
 TOO_LONG = "The funnel took too long to compute; narrow the range or add filters."
@@ -314,10 +316,11 @@ class FunnelStep(FunnelStepStats):
     ) -> DroppedSessionConnection:
         limit = page_size(first)
         units = self.dropped_units
-        start = bisect_right([_drop_key(unit) for unit in units], _after_key(after))
+        secret = info.context.resources.settings.secret_key
+        start = bisect_right([_drop_key(unit) for unit in units], _after_key(secret, after))
         page = units[start : start + limit]
         nodes = await _dropped_nodes(info.context, self.site_id, page)
-        end = encode_cursor(*_drop_key(page[-1])) if page else None
+        end = encode_cursor(secret, DROPPED_CURSOR, *_drop_key(page[-1])) if page else None
         return DroppedSessionConnection(
             nodes=nodes,
             page_info=PageInfo(has_next_page=start + limit < len(units), end_cursor=end),
@@ -334,12 +337,10 @@ def _drop_key(unit: DroppedUnit) -> tuple[int, str]:
     return (micros + 500) // 1000, unit.unit_id
 
 
-def _after_key(after: str | None) -> tuple[int, str]:
+def _after_key(secret: bytes, after: str | None) -> tuple[int, str]:
     if after is None:
         return -(2**63), ""
-    value, unit_id = decode_cursor(after)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UserError("The cursor is not valid; use `endCursor` from a previous page.")
+    value, unit_id = decode_cursor(secret, DROPPED_CURSOR, after)
     return value, unit_id
 
 
@@ -436,7 +437,10 @@ async def compute(
     """The funnel's numbers over the (owned) site's events in the range, within a budget."""
     window = options.range.checked()
     _count_result(ctx)
-    accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)
+    try:
+        accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)
+    except core.FunnelError as exc:  # a funnel saved under older rules, say a `re` pattern
+        raise UserError(str(exc)) from None
     units = store.iter_units(
         ctx.db,
         site["_id"],

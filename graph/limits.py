@@ -17,6 +17,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from graph.cost import DEFAULT_MAX_COST, QueryCost
 from graph.errors import UserError
 from graph.query_timeout import QueryTimeout
 
@@ -28,6 +29,7 @@ class Limits:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 15
+    max_cost: int = DEFAULT_MAX_COST
     introspection: bool = True
 
 
@@ -59,6 +61,7 @@ def extensions(limits: Limits) -> list[ExtensionFactory]:
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=CACHE_SIZE),
         partial(ValidationCache, maxsize=CACHE_SIZE),
+        partial(QueryCost, max_cost=limits.max_cost),  # after ValidationCache: costs valid queries
         QueryTimeout,
         partial(MaskErrors, should_mask_error=is_unexpected),
     ]

@@ -1,16 +1,20 @@
-"""Opaque keyset cursors and the page-size rule every list field follows."""
+"""Opaque keyset cursors and the page-size rule every list field follows.
 
-import base64
-from datetime import UTC, datetime
+Cursors are signed and typed (`core.cursors`); each paged list names its own `CursorKind`,
+so a cursor is only ever read back as the sort value that list expects.
+"""
+
 from typing import Any
 
-import orjson
 import strawberry
 
+from core import cursors
+from core.cursors import CursorKind
 from graph.errors import UserError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+INVALID_CURSOR = "The cursor is not valid; use `endCursor` from a previous page of this list."
 
 
 @strawberry.type
@@ -27,19 +31,13 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def encode_cursor(value: Any, doc_id: str) -> str:
-    if isinstance(value, datetime):
-        value = {"t": int(value.timestamp() * 1000)}
-    return base64.urlsafe_b64encode(orjson.dumps([value, doc_id])).decode()
+def encode_cursor(secret: bytes, kind: CursorKind, value: Any, doc_id: str) -> str:
+    return cursors.encode(secret, kind, value, doc_id)
 
 
-def decode_cursor(cursor: str) -> tuple[Any, str]:
+def decode_cursor(secret: bytes, kind: CursorKind, cursor: str) -> tuple[Any, str]:
+    """The position in `cursor`, or a BAD_REQUEST for anything this list did not issue."""
     try:
-        value, doc_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise UserError("The cursor is not valid; use `endCursor` from a previous page.") from None
-    if not isinstance(doc_id, str):
-        raise UserError("The cursor is not valid; use `endCursor` from a previous page.")
-    if isinstance(value, dict) and isinstance(value.get("t"), int):
-        value = datetime.fromtimestamp(value["t"] / 1000, UTC)
-    return value, doc_id
+        return cursors.decode(secret, kind, cursor)
+    except cursors.CursorError:
+        raise UserError(INVALID_CURSOR) from None

@@ -5,6 +5,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -18,6 +19,7 @@ from graph.error_log import loggable_message
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
+from graph.json_scalar import BOUNDED_JSON
 from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
 from graph.links import LINK, Link
 from graph.privacy import PrivacyMutation, PrivacyQuery
@@ -103,7 +105,7 @@ def build_schema(
         mutation=mutation,
         extensions=exts,
         config=config,
-        scalar_overrides={datetime: DATETIME},
+        scalar_overrides={datetime: DATETIME, JSON: BOUNDED_JSON},
     )
 
 

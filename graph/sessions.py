@@ -5,6 +5,7 @@ from enum import StrEnum
 
 import strawberry
 
+from core.cursors import CursorKind
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.links import Link, replay_link
@@ -167,6 +168,7 @@ class Visitor:
             first,
             after,
             SessionOrder.STARTED_AT_DESC,
+            "Visitor.sessions",
         )
 
 
@@ -178,6 +180,13 @@ _ORDERS = {
 }
 
 
+def _cursor_kind(listed: str, order: SessionOrder) -> CursorKind:
+    """One kind per list and order: a page of one cannot continue another."""
+    sort = _ORDERS[order][0]
+    by_duration = sort is session_search.SortKey.DURATION
+    return CursorKind(f"{listed}.{order.value}", int if by_duration else datetime, by_duration)
+
+
 async def _search(
     ctx: Context,
     site_id: str,
@@ -185,16 +194,20 @@ async def _search(
     first: int | None,
     after: str | None,
     order: SessionOrder,
+    listed: str,
 ) -> SessionConnection:
     limit = page_size(first)
     sort, descending = _ORDERS[SessionOrder(order)]
-    position = session_search.Position(*decode_cursor(after)) if after else None
+    secret, kind = ctx.resources.settings.secret_key, _cursor_kind(listed, SessionOrder(order))
+    position = None
+    if after is not None:
+        position = session_search.Position(*decode_cursor(secret, kind, after))
     docs = await session_search.search_sessions(
         ctx.db, site_id, filters, sort=sort, descending=descending, after=position, limit=limit + 1
     )
     has_next = len(docs) > limit
     docs = docs[:limit]
-    end = encode_cursor(docs[-1].get(sort.value), docs[-1]["_id"]) if docs else None
+    end = encode_cursor(secret, kind, docs[-1].get(sort.value), docs[-1]["_id"]) if docs else None
     return SessionConnection(
         nodes=[Session.from_document(d) for d in docs],
         page_info=PageInfo(has_next_page=has_next, end_cursor=end),
@@ -216,7 +229,9 @@ class SessionQuery:
         site = await owned_site(info.context, str(site_id))
         filters = filter.to_storage() if filter else session_search.SessionFilter()
         order = order_by or SessionOrder.STARTED_AT_DESC
-        return await _search(info.context, site["_id"], filters, first, after, order)
+        return await _search(
+            info.context, site["_id"], filters, first, after, order, "Query.sessions"
+        )
 
     @strawberry.field(description="One session, by its id.")
     async def session(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Session:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from core.json_size import MAX_JSON_VALUE_BYTES, serialized_size
+
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 EPOCH_2000_MS = 946_684_800_000
 EPOCH_2100_MS = 4_102_444_800_000
@@ -45,6 +47,9 @@ class CustomEvent(BaseModel):
             raise ValueError("at most 50 properties")
         if nesting_depth(value) > MAX_PROPERTY_DEPTH:
             raise ValueError(f"properties nest at most {MAX_PROPERTY_DEPTH} levels deep")
+        size = serialized_size(value)
+        if size > MAX_JSON_VALUE_BYTES:
+            raise ValueError(f"properties are {size} bytes as JSON, at most {MAX_JSON_VALUE_BYTES}")
         return value
 
 

@@ -414,8 +414,7 @@ def test_dropped_units_are_capped_and_keep_the_earliest() -> None:
                     ),
                 )
             ),
-            "step 2: url regex '(shop' is invalid: "
-            "missing ), unterminated subpattern at position 0",
+            "step 2: url regex '(shop' is invalid: missing ): (shop",
         ),
         (
             FunnelDefinition(
@@ -459,8 +458,7 @@ def test_dropped_units_are_capped_and_keep_the_earliest() -> None:
                     ),
                 )
             ),
-            "step 3 exclusion 1: url regex '[' is invalid: "
-            "unterminated character set at position 0",
+            "step 3 exclusion 1: url regex '[' is invalid: missing ]: [",
         ),
         (FunnelDefinition((page("/a"), page(""))), "step 2: path value must not be empty"),
         (

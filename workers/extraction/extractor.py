@@ -38,6 +38,7 @@ rest of the stream is extracted: one odd event must not stop a session's extract
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.json_size import MAX_JSON_VALUE_BYTES, serialized_size
 from core.logs import get_logger
 from core.rrweb.dom import NodeTable, as_node_id
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction
@@ -402,7 +403,7 @@ class Extractor:
                 at,
                 self._ordinals.next(Kind.CUSTOM, at),
                 name=name,
-                properties=storable(properties) if isinstance(properties, dict) else None,
+                properties=_capped(storable(properties)) if isinstance(properties, dict) else None,
             )
         )
 
@@ -411,6 +412,11 @@ class Extractor:
         ordinal = self._ordinals.next(Kind.ERROR, at)
         self._emit(self._page_at(at).event(Kind.ERROR, at, ordinal, message=message))
         self._emit(self._errors.error(at))
+
+
+def _capped(properties: object) -> object:
+    """Properties over the size cap are dropped: the event keeps its name and time."""
+    return properties if serialized_size(properties) <= MAX_JSON_VALUE_BYTES else None
 
 
 def _int_or_none(value: object) -> int | None:
