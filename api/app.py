@@ -10,11 +10,13 @@ from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
 from api.cors import DashboardCORSMiddleware, parse_origins
+from api.errors import EXCEPTION_HANDLERS
 from api.exports import download_export
 from api.health import healthz
 from api.heatmap_png import heatmap_png
 from api.ingest.route import ingest
 from api.middleware import RequestContextMiddleware
+from api.query_bounds import QueryBoundsMiddleware
 from api.replay import replay
 from api.security_headers import SecurityHeadersMiddleware
 from api.snippet import RRWEB_CSS_PATH, RRWEB_PATH, SNIPPET_PATH, rrweb_css, rrweb_js, snippet_js
@@ -99,8 +101,10 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
+            Middleware(QueryBoundsMiddleware),
             Middleware(DashboardCORSMiddleware, parse_origins(settings.SIGHTLINE_CORS_ORIGINS)),
         ],
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     # Starlette would answer `/graphql/` with a redirect to an absolute URL built from the

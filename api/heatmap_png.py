@@ -11,8 +11,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from api.params import int_param, time_param
 from core.heatmap_png import render_heatmap
 from graph.access import require, scoped
 from graph.auth import authenticate
@@ -24,43 +25,29 @@ from graph.ranges import TimeRange
 from graph.scopes import Scope
 from storage.heatmap_reads import read_heatmap
 
-
-def _when(text: str | None, default: datetime) -> datetime:
-    if not text:
-        return default
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+MAX_WIDTH = 2**31 - 1  # as GraphQL's `viewportWidth: Int`
 
 
 async def heatmap_png(request: Request) -> Response:
+    """Errors are raised, and answered by the error boundary (`api.errors`)."""
     resources: Resources = request.app.state.resources
     auth = await authenticate(resources.db, request.headers.get("authorization"))
     ctx = Context(resources, request, Response(), auth.principal, auth.failure)
     params = request.query_params
-    try:
-        require(ctx, scoped(Scope.ANALYTICS_READ))
-        site = await owned_site(ctx, request.path_params["site_id"])
-        now = datetime.now(UTC)
-        window = TimeRange(
-            start=_when(params.get("from"), now - timedelta(days=30)),
-            end=_when(params.get("to"), now),
-        )
-        kind = params.get("kind", "click")
-        if kind not in {"click", "move"}:
-            raise UserError("`kind` must be click or move.")
-        width = int(params["width"]) if params.get("width", "").isdigit() else None
-        query = heatmap_query(
-            site["_id"], params.get("url", ""), kind, params.get("device"), window.checked()
-        )
-    except UserError as exc:
-        status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}.get(exc.code, 400)
-        return _error(status, exc.message)
-    except ValueError as exc:
-        return _error(400, f"Bad parameter: {exc}")
+    require(ctx, scoped(Scope.ANALYTICS_READ))
+    site = await owned_site(ctx, request.path_params["site_id"])
+    now = datetime.now(UTC)
+    window = TimeRange(
+        start=time_param(params, "from", now - timedelta(days=30)),
+        end=time_param(params, "to", now),
+    )
+    kind = params.get("kind", "click")
+    if kind not in {"click", "move"}:
+        raise UserError("`kind` must be click or move.")
+    width = int_param(params, "width", minimum=1, maximum=MAX_WIDTH)
+    query = heatmap_query(
+        site["_id"], params.get("url", ""), kind, params.get("device"), window.checked()
+    )
     data = await read_heatmap(resources.db, query, width)
     png = await asyncio.to_thread(render_heatmap, data.grid, width_px=width or max(data.band, 320))
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})

@@ -7,6 +7,7 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import INTERNAL
 from core.logs import bind_context, get_logger
 
 log = get_logger("api.request")
@@ -71,7 +72,9 @@ class RequestContextMiddleware:
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
-    body = orjson.dumps({"error": "internal_error", "request_id": request_id})
+    body = orjson.dumps(
+        {"error": "internal_error", "code": INTERNAL.code, "request_id": request_id}
+    )
     await send(
         {
             "type": "http.response.start",

@@ -4,11 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from graphql import GraphQLError
-from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -18,7 +15,7 @@ from strawberry.extensions import (
 )
 
 from graph.cost import DEFAULT_MAX_COST, QueryCost
-from graph.errors import UserError
+from graph.input_bounds import InputBounds
 from graph.query_timeout import QueryTimeout
 
 CACHE_SIZE = 512
@@ -31,21 +28,6 @@ class Limits:
     max_aliases: int = 15
     max_cost: int = DEFAULT_MAX_COST
     introspection: bool = True
-
-
-def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors raised by our code that the client must not see.
-
-    Errors about the request itself come before execution and have no path: a
-    variable of the wrong type (graphql-core's `GraphQLError`) or one a scalar
-    cannot parse (a malformed `DateTime`). They are for the client. Those during
-    execution (a resolver's value the schema cannot serialize) are bugs.
-    """
-    original = error.original_error
-    about_the_request = (
-        isinstance(original, GraphQLError | StrawberryInputCoercionError) and error.path is None
-    )
-    return original is not None and not isinstance(original, UserError) and not about_the_request
 
 
 ExtensionFactory = Callable[[], SchemaExtension]
@@ -61,7 +43,7 @@ def extensions(limits: Limits) -> list[ExtensionFactory]:
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(ParserCache, maxsize=CACHE_SIZE),
         partial(ValidationCache, maxsize=CACHE_SIZE),
-        partial(QueryCost, max_cost=limits.max_cost),  # after ValidationCache: costs valid queries
+        InputBounds,  # after ValidationCache, whose errors it replaces
+        partial(QueryCost, max_cost=limits.max_cost),  # after both: costs valid queries only
         QueryTimeout,
-        partial(MaskErrors, should_mask_error=is_unexpected),
     ]

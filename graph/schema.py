@@ -8,22 +8,23 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from core.logs import get_logger
 from graph.access import RULES, Rule, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.datetimes import DATETIME
+from graph.error_boundary import answered, classify
 from graph.error_log import loggable_message
+from graph.errors import QueryTimeoutError, ServiceUnavailableError
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
 from graph.json_scalar import BOUNDED_JSON
-from graph.limits import ExtensionFactory, Limits, extensions, is_unexpected
+from graph.limits import ExtensionFactory, Limits, extensions
 from graph.links import LINK, Link
 from graph.privacy import PrivacyMutation, PrivacyQuery
-from graph.query_timeout import is_query_timeout
 from graph.sessions import SessionQuery
 from graph.sites import SiteMutation, SiteQuery
 
@@ -67,16 +68,25 @@ Mutation = merge_types(
 
 
 class SightlineSchema(strawberry.Schema):
-    """Logs every error once, with its trace when it is unexpected."""
+    """Logs every error once, with its trace when it is unexpected, then answers it
+    through the error boundary (`graph.error_boundary`)."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [answered(error) for error in result.errors]
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         operation = execution_context.operation_name if execution_context else None
         for error in errors:
-            if is_query_timeout(error):
-                log.warning("graphql.query_timeout", operation=operation, path=error.path)
-            elif is_unexpected(error):
+            verdict = classify(error)
+            if isinstance(verdict.known, QueryTimeoutError | ServiceUnavailableError):
+                event = f"graphql.{verdict.known.code.lower()}"
+                log.warning(event, operation=operation, path=error.path)
+            elif verdict.unexpected:
                 log.error(
                     "graphql.unexpected_error",
                     operation=operation,

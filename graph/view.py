@@ -1,8 +1,10 @@
 """The GraphQL endpoint on Starlette, with Sightline's context.
 
 Requests the endpoint cannot serve (a body too large, not JSON, not one
-operation, the wrong method or content type) are answered with a GraphQL-shaped
-JSON error and a 4xx status, never with a crash.
+operation, the wrong method or content type, a string that is not valid
+Unicode or too long, a number beyond 64 bits) are answered with a
+GraphQL-shaped JSON error and a 4xx status, never with a crash; storage that
+cannot be reached while finding the caller answers 503 `SERVICE_UNAVAILABLE`.
 """
 
 import json
@@ -17,13 +19,22 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
+from core.errors import (
+    TRANSLATIONS,
+    BadRequest,
+    PayloadTooLarge,
+    SightlineError,
+    answer_for,
+    error_for_status,
+    translated,
+)
+from core.inputs import MAX_TEXT_CHARS, check_text, parse_int
 from graph.auth import authenticate
 from graph.context import Context, Resources
 
 # Finding the caller is two lookups by unique key; its own budget, apart from the query's.
 AUTHENTICATION_TIMEOUT_S = 5.0
 
-_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 _NOT_ONE_OPERATION = (
     "The request body must be one JSON object with a `query` "
     "(and optional `variables` and `operationName`)."
@@ -37,6 +48,9 @@ _MESSAGES = {
     "queries are not allowed when using GET": "Send operations with POST; GET runs none.",
     "mutations are not allowed when using GET": "Send mutations with POST; GET runs none.",
 }
+
+
+ANSWERED_BEFORE_THE_OPERATION: tuple[type[Exception], ...] = (SightlineError, *TRANSLATIONS)
 
 
 class BodyTooLargeError(Exception):
@@ -76,9 +90,15 @@ class GraphQLView(GraphQL[Context, None]):
                 raise BodyTooLargeError
             response: Response = await self.run(Request(scope, self._bounded(receive)))
         except BodyTooLargeError:
-            return _error(413, f"The request body is larger than the limit of {limit} bytes.")
+            too_large = f"The request body is larger than the limit of {limit} bytes."
+            return _error(PayloadTooLarge(too_large))
         except HTTPException as exc:
-            return _error(exc.status_code, _MESSAGES.get(exc.reason, exc.reason))
+            return _error(error_for_status(exc.status_code, _MESSAGES.get(exc.reason, exc.reason)))
+        except ANSWERED_BEFORE_THE_OPERATION as exc:
+            # Finding the caller (`get_context`) when MongoDB is out of reach, say.
+            known = translated(exc)
+            assert known is not None
+            return _error(known)
         return response
 
     def _bounded(self, receive: Receive) -> Receive:
@@ -96,11 +116,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            value = json.loads(data)
+            value = json.loads(data, parse_int=_bounded_int)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not valid UTF-8.") from None
         except RecursionError:
             raise HTTPException(400, "The request body nests JSON too deeply.") from None
+        except BadRequest as exc:
+            raise HTTPException(400, exc.message) from None
         if isinstance(value, list):
             raise HTTPException(400, _BATCH)
         if not isinstance(value, dict):
@@ -110,6 +132,10 @@ class GraphQLView(GraphQL[Context, None]):
             # event loop for seconds. Inline values are bounded by the token limit already.
             limit = self.max_variable_values
             raise HTTPException(400, f"The variables hold more than {limit} values.")
+        try:
+            _check_strings(value)
+        except BadRequest as exc:
+            raise HTTPException(400, exc.message) from None
         return value
 
     async def get_context(
@@ -127,6 +153,31 @@ class GraphQLView(GraphQL[Context, None]):
             principal=auth.principal,
             auth_failure=auth.failure,
         )
+
+
+def _bounded_int(text: str) -> int:
+    return parse_int(text, "A number in the request body")
+
+
+def _check_strings(body: dict[str, object]) -> None:
+    """Every string and key must be valid Unicode; those in `variables` also short enough.
+
+    The query's own literals are checked once it is parsed (`graph.input_bounds`).
+    """
+    for key, value in body.items():
+        max_chars = MAX_TEXT_CHARS if key == "variables" else None
+        where = "A value in `variables`" if key == "variables" else "The request body"
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                check_text(item, where, max_chars=max_chars)
+            elif isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+        check_text(key, "The request body")
 
 
 def _more_values_than(variables: object, limit: int) -> bool:
@@ -153,7 +204,11 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
-def _error(status: int, message: str) -> Response:
-    code = _CODES.get(status, "BAD_REQUEST")
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _error(error: SightlineError) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
+    return Response(
+        orjson.dumps(body),
+        status_code=answer_for(error).status,
+        headers=error.headers,
+        media_type="application/json",
+    )

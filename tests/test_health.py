@@ -1,5 +1,9 @@
 import httpx
 from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from api.app import create_app
 from core.config import Settings
@@ -161,19 +165,34 @@ async def test_graphql_responses_are_never_cached(client: httpx.AsyncClient) -> 
     assert signed_up.headers["cache-control"] == "no-store"
 
 
-async def test_a_crash_answers_500_with_security_headers(
+async def test_a_crash_answers_500_with_security_headers(app: Starlette) -> None:
+    async def crash(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(Route("/crash", crash))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as crashing:
+        crashed = await crashing.get("/crash")
+    assert crashed.status_code == 500
+    assert crashed.json()["error"] == "internal_error"
+    assert crashed.json()["code"] == "INTERNAL"
+    _assert_security_headers("500", crashed)
+
+
+async def test_a_storage_outage_answers_503_with_security_headers(
     settings: Settings, own_mongodb: Service
 ) -> None:
     settings = settings.model_copy(update={"MONGODB_URL": own_mongodb.url})
     app = create_app(settings)
     async with LifespanManager(app):
         own_mongodb.stop()
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            crashed = await client.get(replay_path(settings.secret_key, "any-session"))
-    assert crashed.status_code == 500
-    assert crashed.json()["error"] == "internal_error"
-    _assert_security_headers("500", crashed)
+            unavailable = await client.get(replay_path(settings.secret_key, "any-session"))
+    assert unavailable.status_code == 503
+    assert unavailable.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert unavailable.headers["retry-after"] == "5"
+    _assert_security_headers("503", unavailable)
 
 
 async def test_graphiql_page_keeps_its_scripts_but_not_framing(client: httpx.AsyncClient) -> None:
