@@ -1,6 +1,7 @@
 """Storing one validated batch: privacy first, then the chunk, then the summaries.
 
-The chunk is written first and is idempotent on (site, session, seq); the
+The chunk is written first and is idempotent on (site, session, seq), or on
+the session's `compacted_seqs` once compaction has deleted the chunk; the
 session and visitor updates after it are idempotent too, so a batch retried
 after any failure converges on the same stored state.
 """
@@ -73,7 +74,8 @@ async def store_batch(
     if not stream:
         return "stored"
     meta = recordings.ChunkMeta(site_id, batch.session_id, batch.visitor_id, batch.seq)
-    inserted = await recordings.insert_chunk(db, meta, stream)
+    compacted = sessions.holds_compacted(existing, batch.seq)
+    inserted = not compacted and await recordings.insert_chunk(db, meta, stream)
     client = _client(visit, site)
     first_ts = min(e["timestamp"] for e in stream)
     last_ts = max(e["timestamp"] for e in stream)
