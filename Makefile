@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := api graph workers storage core
 
-.PHONY: run test tools deps lint typecheck pytest schema bench clean
+.PHONY: run test tools servers browser deps lint typecheck pytest schema bench clean
 
-run: deps tools
+run: deps servers
 	$(BIN)/python -m scripts.run_local
 
 test: deps tools lint typecheck pytest
@@ -22,9 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-tools:
+# `make run` needs only the servers; the browser is for the end-to-end tests.
+tools: servers browser
+
+servers:
 	scripts/install-redis.sh
 	scripts/build-ferretdb.sh
+
+browser:
 	scripts/install-chromium.sh
 
 lint: deps
@@ -37,7 +42,7 @@ typecheck: deps
 pytest: deps tools
 	$(BIN)/pytest
 
-bench: deps tools
+bench: deps servers
 	$(BIN)/python -m bench $(if $(SIZE),--size $(SIZE),)
 
 schema: deps

@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = create_client(settings.mongodb_url, app_name="sightline-api")
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        throttle = Throttle(redis.connection_pool)
+        throttle = Throttle(redis.connection_pool, settings.secret_key)
         resources = Resources(
             settings=settings,
             db=mongo[settings.MONGODB_DATABASE],

@@ -1,7 +1,7 @@
 """Start and stop the local MongoDB-compatible server (FerretDB) and Redis.
 
 Used by `make run` (scripts/run_local.py) and by the test suite (tests/conftest.py).
-Both binaries are installed beforehand by `make tools`.
+Both binaries are installed beforehand by `make servers` (part of `make run` and `make test`).
 """
 
 import os
@@ -84,7 +84,7 @@ def _start(name: str, argv: list[str], port: int, log_path: Path, timeout: float
 def start_ferretdb(data_dir: Path, port: int, timeout: float = 30) -> Service:
     binary = ferretdb_binary()
     if not binary.exists():
-        raise ServiceError(f"{binary} is missing: run `make tools` to build FerretDB")
+        raise ServiceError(f"{binary} is missing: run `make servers` to build FerretDB")
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(data_dir)]
     return _start("ferretdb", argv, port, data_dir.parent / "ferretdb.log", timeout)
@@ -93,7 +93,7 @@ def start_ferretdb(data_dir: Path, port: int, timeout: float = 30) -> Service:
 def start_redis(data_dir: Path, port: int, timeout: float = 15) -> Service:
     binary = shutil.which("redis-server")
     if binary is None:
-        raise ServiceError("redis-server is missing: run `make tools` to install it")
+        raise ServiceError("redis-server is missing: run `make servers` to install it")
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         binary,

@@ -3,6 +3,11 @@
 Starts FerretDB and Redis with their data under .local/ unless MONGODB_URL and
 REDIS_URL are set, then the API and an arq worker, prints the URL once the API
 is healthy, and stops everything it started on Ctrl-C.
+
+A child that exits on its own is started again after a growing pause, so one
+crashed process does not take the others down; after five crashes in a row,
+each within ten seconds of its start, it gives up and stops everything, since
+such a child would only crash again.
 """
 
 import os
@@ -11,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.local_services import Service, ServiceError, start_ferretdb, start_redis
@@ -30,6 +36,54 @@ def _start_services(env: dict[str, str]) -> list[Service]:
         started.append(start_redis(LOCAL / "redis", port))
         env["REDIS_URL"] = started[-1].url
     return started
+
+
+RESTART_FIRST_S = 0.5
+RESTART_MOST_S = 15.0
+FAST_CRASH_S = 10.0  # a child that exits sooner than this after its start crashed "fast"
+MAX_FAST_CRASHES = 5
+
+
+@dataclass
+class Child:
+    """A process `make run` keeps running: restarted, with backoff, when it exits."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] = field(init=False)
+    started: float = field(init=False)
+    fast_crashes: int = 0
+    restart_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
+        self.started, self.restart_at = time.monotonic(), None
+
+    def tend(self) -> bool:
+        """Restart the child when it is due; False once it keeps crashing."""
+        now = time.monotonic()
+        if self.process.poll() is None:
+            return True
+        if self.restart_at is None:
+            fast = now - self.started < FAST_CRASH_S
+            self.fast_crashes = self.fast_crashes + 1 if fast else 1
+            if self.fast_crashes >= MAX_FAST_CRASHES:
+                print(f"sightline: the {self.name} keeps crashing; giving up", file=sys.stderr)
+                return False
+            delay = min(RESTART_FIRST_S * 2 ** (self.fast_crashes - 1), RESTART_MOST_S)
+            self.restart_at = now + delay
+            print(
+                f"sightline: the {self.name} exited with {self.process.returncode}; "
+                f"restarting it in {delay:g} s",
+                file=sys.stderr,
+            )
+        if now >= self.restart_at:
+            self.start()
+        return True
 
 
 def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float = 60) -> bool:
@@ -57,21 +111,19 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("SIGHTLINE_ENV", "development")
     services: list[Service] = []
-    children: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
     try:
         services = _start_services(env)
         python = sys.executable
-        api = subprocess.Popen([python, "-m", "api"], env=env, cwd=ROOT)
-        children.append(api)
-        children.append(subprocess.Popen([python, "-m", "workers", "run"], env=env, cwd=ROOT))
+        children.append(Child("API", [python, "-m", "api"], env))
+        children.append(Child("worker", [python, "-m", "workers", "run"], env))
         url = f"http://{env.get('SIGHTLINE_HOST', '127.0.0.1')}:{env.get('SIGHTLINE_PORT', '8000')}"
-        if not _wait_healthy(url, api):
+        if not _wait_healthy(url, children[0].process):
             print("sightline: the API did not become healthy; see the log above", file=sys.stderr)
             return 1
         print(f"\n  Sightline is running at {url}  (GraphQL: {url}/graphql)\n  Ctrl-C stops it.\n")
-        while all(child.poll() is None for child in children):
+        while all(child.tend() for child in children):
             time.sleep(0.5)
-        print("sightline: a process exited; stopping the rest", file=sys.stderr)
         return 1
     except ServiceError as exc:
         print(f"sightline: {exc}", file=sys.stderr)
@@ -82,12 +134,13 @@ def main() -> int:
         _stop(children, services)
 
 
-def _stop(children: list[subprocess.Popen[bytes]], services: list[Service]) -> None:
+def _stop(children: list[Child], services: list[Service]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for child in reversed(children):
+    processes = [child.process for child in children]
+    for child in reversed(processes):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for child in reversed(children):
+    for child in reversed(processes):
         try:
             child.wait(15)
         except subprocess.TimeoutExpired:

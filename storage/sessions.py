@@ -2,12 +2,18 @@
 
 Every update here is idempotent (`$min`, `$max`, `$addToSet`, `$set` of a
 key), so a batch retried after a failure leaves the same session behind.
+
+`compacted_seqs` lists (as ranges, see storage.seq_ranges) the batches that
+compaction moved into verified parts. Their chunks are deleted, so the chunk's
+key no longer turns a resent batch away; this list does, and ingest reads it
+with the session it reads anyway.
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from storage import seq_ranges
 from storage.database import Database, Document
 from storage.ids import session_key
 from storage.upserts import upsert_once_raced
@@ -150,6 +156,27 @@ async def mark_compacted(db: Database, session: Document) -> bool:
         {"$set": {"needs_compaction": False, "compacted_at": datetime.now(UTC)}},
     )
     return result.modified_count == 1
+
+
+def holds_compacted(session: Document | None, seq: int) -> bool:
+    """Whether batch `seq` of `session` is stored in a part: resent, it is a retry."""
+    return seq_ranges.contains((session or {}).get("compacted_seqs") or [], seq)
+
+
+async def note_compacted(db: Database, key: str, seqs: set[int]) -> None:
+    """Remember that verified parts hold `seqs`, before their chunks are deleted.
+
+    Only compaction calls this, under the session's lease, so reading the ranges
+    and writing them back races with no other writer of the field. A session
+    erased meanwhile stays erased: nothing is upserted.
+    """
+    session = await db[COLLECTION].find_one({"_id": key}, projection={"compacted_seqs": 1})
+    if session is None or not seqs:
+        return
+    known = session.get("compacted_seqs") or []
+    ranges = seq_ranges.merged(known, seqs)
+    if ranges != known:
+        await db[COLLECTION].update_one({"_id": key}, {"$set": {"compacted_seqs": ranges}})
 
 
 async def _session_ids(db: Database, query: Document) -> list[str]:

@@ -16,7 +16,7 @@ HUGE_NUMBERS = [2**53 + 1, 2**63, 2**64 - 1, -(2**63), 1e308, -1e308, 5e-324, -0
 TAGS = ["div", "button", "a", "input", "textarea", "select", "option", "form", "label", "html",
         "body", "script", "style", "iframe", "SPAN", "x" * 300, ""]  # fmt: skip
 CUSTOM_TAGS = ["sightline.track", "sightline.error", "sightline.navigation", "sightline.page",
-               "sightline.submit", "other", ""]  # fmt: skip
+               "sightline.submit", "$error", "other", ""]  # fmt: skip
 
 keys = st.one_of(st.sampled_from(HAZARD_KEYS), st.sampled_from(HAZARD_KEYS), st.text(max_size=8))
 scalars = st.one_of(

@@ -201,7 +201,7 @@ async def test_login_throttling_lifts_when_the_window_passes(
         await sign_up(client, "victim@example.com")
         # Failures recorded straight into Redis: three slow argon2 checks on a loaded
         # machine could outlast the 2 s window before the block is ever seen.
-        failures = LoginThrottle(Throttle(redis.connection_pool), throttled)
+        failures = LoginThrottle(Throttle(redis.connection_pool, throttled.secret_key), throttled)
         for _ in range(3):
             await failures.record_failure("victim@example.com", "203.0.113.9")
         right = {"email": "victim@example.com", "password": PASSWORD}

@@ -4,10 +4,11 @@ import argparse
 import asyncio
 import sys
 
-from arq.worker import async_check_health, run_worker
+from arq.worker import async_check_health
 
 from core.config import ConfigError, load_settings
 from core.logs import configure_logging
+from workers import supervisor
 from workers.settings import worker_settings
 
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(
             async_check_health(options["redis_settings"], queue_name=options["queue_name"])
         )
-    run_worker(options)
+    supervisor.run(options)
     return 0
 
 

@@ -6,7 +6,9 @@ Order of work, each step safe to repeat after a crash:
    verified part already holds;
 2. stream the remaining chunks, in sequence order, into parts of bounded size;
 3. for each part: write it unverified, read it back and compare the event count
-   and checksum, mark it verified, and only then delete its chunks.
+   and checksum, mark it verified, note its seqs on the session (the chunks'
+   keys turned resent batches away; the note does from now on), and only then
+   delete its chunks.
 One worker at a time works on a session (its lease, see workers.leases), so two
 workers given the same session do the work once.
 """
@@ -17,7 +19,7 @@ from datetime import timedelta
 from core import codec
 from core.logs import get_logger
 from core.part_codec import PartWriter, checksum_of, iter_part_events
-from storage import parts, recordings
+from storage import parts, recordings, sessions
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import chunk_key, session_key
@@ -72,6 +74,7 @@ async def _compact_session(
     key = session_key(site_id, session_id)
     report = CompactionReport()
     covered = await _finish_interrupted(db, site_id, session_id)
+    await sessions.note_compacted(db, key, covered)
     report.chunks_removed += await _delete_chunks(db, site_id, session_id, covered)
     stored = await recordings.session_chunks(db, site_id, session_id)
     chunks = [c for c in stored if c["seq"] not in covered]
@@ -170,6 +173,7 @@ async def _store(
         await parts.delete_part(db, part_id)
         raise RuntimeError(f"part {part_id} did not verify; its chunks are kept")
     await parts.mark_verified(db, part_id)
+    await sessions.note_compacted(db, key, set(seqs))
     crash_point("compaction.part_verified")
     removed = await recordings.delete_chunks(db, [c["_id"] for c in members])
     report.parts_written += 1

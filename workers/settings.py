@@ -1,5 +1,6 @@
 """arq worker settings, built from Sightline's configuration."""
 
+from dataclasses import replace
 from typing import Any
 
 from arq import cron, func
@@ -7,6 +8,7 @@ from arq.connections import RedisSettings
 
 from core.config import Settings
 from core.logs import get_logger
+from storage.crash_points import crash_point
 from storage.database import create_client
 from storage.indexes import ensure_indexes
 from workers import jobs, recording_jobs, serialization
@@ -28,6 +30,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["queue"] = JobQueue(ctx["redis"], settings.SIGHTLINE_QUEUE_NAME)
         await ensure_indexes(ctx["db"])
         log.info("worker.started", queue=settings.SIGHTLINE_QUEUE_NAME)
+        crash_point("worker.started")
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         client = ctx.get("mongo")
@@ -60,7 +63,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ],
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        # No retries of arq's own when connecting: workers.supervisor retries, with backoff.
+        "redis_settings": replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0),
         "queue_name": settings.SIGHTLINE_QUEUE_NAME,
         "health_check_interval": HEALTH_CHECK_INTERVAL_S,
         "job_serializer": serialization.serialize,

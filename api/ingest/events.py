@@ -4,11 +4,11 @@ from bisect import insort
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+from api.ingest import client_errors
 from api.ingest.contract import Batch
 from storage.sessions import MAX_PAGES, PageVisit
 
 TRACK_TAG = "sightline.track"
-ERROR_TAG = "sightline.error"
 NAVIGATION_TAG = "sightline.navigation"
 META = 4
 CUSTOM = 5
@@ -17,8 +17,10 @@ MAX_DIMENSION = 2**31 - 1
 
 def stream(batch: Batch, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """rrweb events in order, with the snippet's custom events and errors merged in
-    as rrweb Custom events, so replay and extraction read one stream."""
-    events = list(raw_events)
+    as rrweb Custom events, so replay and extraction read one stream. Errors that
+    the client recorded as rrweb custom events take the same form (see
+    `client_errors`)."""
+    events = [client_errors.normalized(e) for e in raw_events]
     extra: list[dict[str, Any]] = [
         {
             "type": CUSTOM,
@@ -26,14 +28,7 @@ def stream(batch: Batch, raw_events: list[dict[str, Any]]) -> list[dict[str, Any
             "timestamp": c.timestamp,
         }
         for c in batch.custom
-    ] + [
-        {
-            "type": CUSTOM,
-            "data": {"tag": ERROR_TAG, "payload": e.model_dump(exclude={"timestamp"})},
-            "timestamp": e.timestamp,
-        }
-        for e in batch.errors
-    ]
+    ] + [client_errors.error_event(e) for e in batch.errors]
     for event in sorted(extra, key=_timestamp):
         insort(events, event, key=_timestamp)
     return events

@@ -4,7 +4,8 @@ The session and the visitor are written before the chunk, so a failure at any
 step (the API answers 503) never leaves a chunk that no session leads to: what
 is stored is visible in the API and found by retention and erasure. Every write
 is idempotent (the chunk on (site, session, seq)), so a retry converges on the
-same stored state and answers "stored" or "duplicate" by whether the chunk was.
+same stored state and answers "stored" or "duplicate" by whether the chunk was
+(or, once compaction has deleted the chunk, by the session's `compacted_seqs`).
 """
 
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ async def store_batch(
     stream = apply_privacy(batch_events.stream(batch, raw_events), policy_of(site), state)
     if not stream:
         return "stored"
+    if sessions.holds_compacted(existing, batch.seq):
+        return "duplicate"  # compaction deleted its chunk, after noting its seq
     client = _client(visit, site)
     first_ts = min(e["timestamp"] for e in stream)
     last_ts = max(e["timestamp"] for e in stream)

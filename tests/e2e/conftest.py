@@ -99,7 +99,7 @@ def demo_site(api_server: ApiServer) -> Iterator[DemoSite]:
 async def chromium(tmp_path: Path) -> AsyncIterator[BrowserContext]:
     """Headless Chromium with a new, empty profile."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (make tools).")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (make browser).")
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),

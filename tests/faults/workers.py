@@ -19,8 +19,10 @@ from storage.database import Database
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_worker(settings: Settings, *, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-    """`python -m workers run` on the test's database and queue."""
+def start_worker(
+    settings: Settings, *, crash_at: str | None = None, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m workers run` on the test's database and queue (its output to `log`)."""
     env = {
         **os.environ,
         "MONGODB_URL": settings.mongodb_url,
@@ -35,13 +37,14 @@ def start_worker(settings: Settings, *, crash_at: str | None = None) -> subproce
     env.pop(VARIABLE, None)
     if crash_at is not None:
         env[VARIABLE] = crash_at
-    return subprocess.Popen(
-        [sys.executable, "-m", "workers", "run"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with log.open("ab") if log else open(os.devnull, "wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def run_until_crash(settings: Settings, crash_at: str, within_s: float = 90) -> None:
