@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import strawberry
 
 from core.credentials import digest, keyed_hash, new_session_token
-from core.passwords import PasswordPolicyError, check_policy
+from core.passwords import PasswordPolicyError
 from graph.auth import Principal, Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
@@ -70,9 +70,11 @@ def _valid_name(name: str) -> str:
     return cleaned
 
 
-def _check_password(password: str, email: str) -> None:
+async def _check_new_password(ctx: Context, password: str, email: str, name: str) -> None:
+    """The one check every new password passes, wherever it is set."""
+    own_words = [email, email.partition("@")[0], name, *name.split(), "sightline"]
     try:
-        check_policy(password, email)
+        await ctx.resources.passwords.ensure_acceptable(password, own_words)
     except PasswordPolicyError as exc:
         raise UserError(str(exc)) from None
 
@@ -117,7 +119,7 @@ class AccountMutation:
     ) -> AuthSession:
         ctx = info.context
         normalized, clean_name = _valid_email(email), _valid_name(name)
-        _check_password(password, normalized)
+        await _check_new_password(ctx, password, normalized, clean_name)
         password_hash = await ctx.resources.passwords.hash(password)
         try:
             account = await accounts.create_account(
@@ -182,7 +184,7 @@ class AccountMutation:
         principal = ctx.principal
         account = await _current_account(ctx, principal)
         await _verify_password(ctx, account, current_password)
-        _check_password(new_password, account["email"])
+        await _check_new_password(ctx, new_password, account["email"], account["name"])
         new_hash = await ctx.resources.passwords.hash(new_password)
         await accounts.set_password_hash(ctx.db, account["_id"], new_hash)
         assert principal is not None
