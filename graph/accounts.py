@@ -98,10 +98,10 @@ async def _current_account(ctx: Context, principal: Principal | None) -> Documen
 
 async def _verify_password(ctx: Context, account: Document, password: str) -> None:
     throttle = ctx.resources.login_throttle
-    await throttle.ensure_allowed(account["email"], ctx.client_address)
+    attempt = await throttle.admit(account["email"], ctx.client_address)
     if not await ctx.resources.passwords.verify(account["password_hash"], password):
-        await throttle.record_failure(account["email"], ctx.client_address)
         raise AuthenticationError("The password is incorrect.")
+    await throttle.succeeded(attempt)
 
 
 @strawberry.type
@@ -136,13 +136,12 @@ class AccountMutation:
         ctx = info.context
         normalized = normalize_email(email)
         throttle = ctx.resources.login_throttle
-        await throttle.ensure_allowed(normalized, ctx.client_address)
+        attempt = await throttle.admit(normalized, ctx.client_address)
         account = await accounts.find_by_email(ctx.db, normalized)
         stored_hash = account["password_hash"] if account else None
         if not await ctx.resources.passwords.verify(stored_hash, password) or account is None:
-            await throttle.record_failure(normalized, ctx.client_address)
             raise AuthenticationError(LOGIN_FAILED)
-        await throttle.record_success(normalized)
+        await throttle.succeeded(attempt)
         if ctx.resources.passwords.needs_rehash(account["password_hash"]):
             new_hash = await ctx.resources.passwords.hash(password)
             await accounts.set_password_hash(ctx.db, account["_id"], new_hash)
