@@ -4,11 +4,10 @@ Hashing parameters are argon2-cffi's defaults (RFC 9106's low-memory profile:
 t=3, m=64 MiB, p=4). Each hash holds 64 MiB while it runs, so at most
 `MAX_CONCURRENT_HASHES` run at once.
 
-A new password is rated offline by zxcvbn, which estimates how many guesses a
-cracker needs from dictionaries, keyboard patterns, dates, repeats and the
-account's own email and name. Login throttling allows at most a few thousand
-guesses a day against one account (see docs/security.md), so a password needs
-zxcvbn's score 2 (about a million guesses or more) to outlast it.
+A new password is rated offline by zxcvbn (`core/password_strength.py`), which
+estimates how many guesses a cracker needs. Login throttling allows at most a
+few thousand guesses a day against one account (see docs/security.md), so a
+password needs zxcvbn's score 2 (about a million guesses or more) to outlast it.
 """
 
 import asyncio
@@ -17,13 +16,13 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
+
+from core.password_strength import estimate
 
 MAX_CONCURRENT_HASHES = 4
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
 MIN_STRENGTH = 2  # zxcvbn's score 0-4; 0 and 1 fall to a throttled online attack
-ESTIMATED_PREFIX = 72  # zxcvbn refuses longer input: its matching grows quadratically
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs"}  # control characters and lone surrogates
 
 
@@ -41,7 +40,8 @@ class Passwords:
     async def ensure_acceptable(self, password: str, user_inputs: Sequence[str]) -> None:
         """`check_policy` off the event loop: an estimate can take tens of milliseconds.
 
-        One at a time, because zxcvbn keeps the user inputs in a module global.
+        One at a time, because zxcvbn keeps the user inputs in a module global
+        (and a flood of sign-ups then takes one core, not all of them).
         """
         async with self._estimates:
             await asyncio.to_thread(check_policy, password, user_inputs)
@@ -93,11 +93,8 @@ def check_policy(password: str, user_inputs: Sequence[str]) -> None:
 
 
 def _check_strength(password: str, user_inputs: Sequence[str]) -> None:
-    estimate = zxcvbn(password[:ESTIMATED_PREFIX], user_inputs=list(user_inputs))
-    if estimate["score"] >= MIN_STRENGTH:
-        return
-    feedback = estimate["feedback"]
-    reasons = [feedback["warning"], *feedback["suggestions"]]
-    raise PasswordPolicyError(
-        " ".join(["The password is too easy to guess.", *(r for r in reasons if r)])
-    )
+    strength = estimate(password, user_inputs)
+    if strength.score < MIN_STRENGTH:
+        raise PasswordPolicyError(
+            " ".join(["The password is too easy to guess.", *strength.reasons])
+        )

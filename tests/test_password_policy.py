@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_non_null_type
+from zxcvbn import matching
 
+from core.password_strength import MAX_L33T_SUBSTITUTIONS
 from core.passwords import PasswordPolicyError, check_policy
 from graph.schema import schema
 from tests.accounts_helpers import LOG_IN, PASSWORD, data, sign_up
@@ -125,3 +127,23 @@ def test_the_reason_comes_from_the_estimator() -> None:
 
 def test_a_strong_password_passes() -> None:
     check_policy(PASSWORD, ["ada@example.com", "ada", "Ada"])
+
+
+def test_one_estimate_scans_the_dictionaries_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unbounded, every l33t symbol at once costs 738 scans: seconds of CPU per sign-up."""
+    scans = 0
+    scan = matching.dictionary_match
+
+    def counting_scan(*args: Any, **kwargs: Any) -> Any:
+        nonlocal scans
+        scans += 1
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "dictionary_match", counting_scan)
+    every_l33t_symbol = "".join(sorted({c for subs in matching.L33T_TABLE.values() for c in subs}))
+
+    check_policy(every_l33t_symbol * 50, ["ada@example.com"])
+
+    assert scans <= MAX_L33T_SUBSTITUTIONS + 4
