@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             queue=JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME),
             passwords=Passwords(),
             throttle=throttle,
-            login_throttle=LoginThrottle(throttle, settings),
+            login_throttle=LoginThrottle(redis, settings),
             redis_breaker=Breaker(),
             site_cache=SiteCache(),
         )

@@ -32,6 +32,7 @@ async def run_async(tries: int) -> dict[str, dict[str, float]]:
             SIGHTLINE_ENV="development",
             SIGHTLINE_LOGIN_MAX_FAILURES=1000,
             SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS=100_000,
+            SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL=100_000,
         )
         configure_logging(settings.log_format, "ERROR")
         app = create_app(settings)

@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     SIGHTLINE_SESSION_TTL_HOURS: int = Field(default=24 * 30, ge=1, le=24 * 365)
     SIGHTLINE_CORS_ORIGINS: str = Field(default="", pattern=_ORIGINS)
 
-    SIGHTLINE_LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
+    SIGHTLINE_LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)  # per email and address
     SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(default=50, ge=1, le=100_000)
+    SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL: int = Field(default=100, ge=1, le=100_000)
     SIGHTLINE_LOGIN_WINDOW_S: int = Field(default=900, ge=1, le=86_400)
 
     SIGHTLINE_INGEST_MAX_BODY_BYTES: int = Field(default=5 * 2**20, ge=1024, le=100 * 2**20)

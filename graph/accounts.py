@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import strawberry
 
 from core.credentials import digest, keyed_hash, new_session_token
-from core.passwords import PasswordPolicyError, check_policy
+from core.passwords import PasswordPolicyError
 from graph.auth import Principal, Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
@@ -70,9 +70,11 @@ def _valid_name(name: str) -> str:
     return cleaned
 
 
-def _check_password(password: str, email: str) -> None:
+async def _check_new_password(ctx: Context, password: str, email: str, name: str) -> None:
+    """The one check every new password passes, wherever it is set."""
+    own_words = [email, email.partition("@")[0], name, *name.split(), "sightline"]
     try:
-        check_policy(password, email)
+        await ctx.resources.passwords.ensure_acceptable(password, own_words)
     except PasswordPolicyError as exc:
         raise UserError(str(exc)) from None
 
@@ -96,10 +98,10 @@ async def _current_account(ctx: Context, principal: Principal | None) -> Documen
 
 async def _verify_password(ctx: Context, account: Document, password: str) -> None:
     throttle = ctx.resources.login_throttle
-    await throttle.ensure_allowed(account["email"], ctx.client_address)
+    attempt = await throttle.admit(account["email"], ctx.client_address)
     if not await ctx.resources.passwords.verify(account["password_hash"], password):
-        await throttle.record_failure(account["email"], ctx.client_address)
         raise AuthenticationError("The password is incorrect.")
+    await throttle.succeeded(attempt)
 
 
 @strawberry.type
@@ -117,7 +119,7 @@ class AccountMutation:
     ) -> AuthSession:
         ctx = info.context
         normalized, clean_name = _valid_email(email), _valid_name(name)
-        _check_password(password, normalized)
+        await _check_new_password(ctx, password, normalized, clean_name)
         password_hash = await ctx.resources.passwords.hash(password)
         try:
             account = await accounts.create_account(
@@ -134,13 +136,12 @@ class AccountMutation:
         ctx = info.context
         normalized = normalize_email(email)
         throttle = ctx.resources.login_throttle
-        await throttle.ensure_allowed(normalized, ctx.client_address)
+        attempt = await throttle.admit(normalized, ctx.client_address)
         account = await accounts.find_by_email(ctx.db, normalized)
         stored_hash = account["password_hash"] if account else None
         if not await ctx.resources.passwords.verify(stored_hash, password) or account is None:
-            await throttle.record_failure(normalized, ctx.client_address)
             raise AuthenticationError(LOGIN_FAILED)
-        await throttle.record_success(normalized)
+        await throttle.succeeded(attempt)
         if ctx.resources.passwords.needs_rehash(account["password_hash"]):
             new_hash = await ctx.resources.passwords.hash(password)
             await accounts.set_password_hash(ctx.db, account["_id"], new_hash)
@@ -182,7 +183,7 @@ class AccountMutation:
         principal = ctx.principal
         account = await _current_account(ctx, principal)
         await _verify_password(ctx, account, current_password)
-        _check_password(new_password, account["email"])
+        await _check_new_password(ctx, new_password, account["email"], account["name"])
         new_hash = await ctx.resources.passwords.hash(new_password)
         await accounts.set_password_hash(ctx.db, account["_id"], new_hash)
         assert principal is not None

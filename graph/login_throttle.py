@@ -1,55 +1,86 @@
-"""Slowing down password guessing: failures counted per email and per address.
+"""Slowing down password guessing, without letting a guesser lock the owner out.
 
-Counts live in Redis so every API process shares them. If Redis cannot be
-reached, logins are not throttled (argon2's cost still bounds guessing) and
-the outage is logged.
+Every password check is counted *before* argon2 runs, in one atomic step with
+the check of the limits (`core/attempts.py`), so concurrent guesses cannot all
+slip through; a check that succeeds is then taken back. Three windows:
+
+- per email and client address (`SIGHTLINE_LOGIN_MAX_FAILURES`, 5): the owner's
+  own typos, and one address guessing one account;
+- per client address (`SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS`, 50): one
+  address trying many accounts;
+- per email (`SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL`, 100): a ceiling on
+  guesses at one account from many addresses. Well above the first, so failures
+  from other addresses do not lock the owner out until it is reached.
+
+Emails and addresses are keyed hashes in Redis. If Redis cannot be reached,
+logins are not throttled (argon2's cost still bounds guessing) and the outage
+is logged.
 """
 
-from limits import RateLimitItem
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.attempts import Attempts, Window
 from core.config import Settings
-from core.credentials import digest
+from core.credentials import keyed_hash
 from core.logs import get_logger
-from core.throttle import Throttle, rate
 from graph.errors import TooManyAttemptsError
 
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """An admitted password check, counted as a failure until it succeeds."""
+
+    attempt: str | None  # None when Redis was unreachable and nothing was counted
+    windows: tuple[Window, ...]  # the (email, address) window first
+
+
 class LoginThrottle:
-    def __init__(self, throttle: Throttle, settings: Settings) -> None:
-        window = settings.SIGHTLINE_LOGIN_WINDOW_S
-        self._throttle = throttle
-        self._per_email = rate(f"{settings.SIGHTLINE_LOGIN_MAX_FAILURES}/{window} seconds")
-        self._per_address = rate(
-            f"{settings.SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS}/{window} seconds"
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self._attempts = Attempts(
+            redis, window_s=settings.SIGHTLINE_LOGIN_WINDOW_S, namespace="sightline:login"
         )
+        self._secret_key = settings.secret_key
+        self._per_email_and_address = settings.SIGHTLINE_LOGIN_MAX_FAILURES
+        self._per_address = settings.SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS
+        self._per_email = settings.SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL
 
-    async def ensure_allowed(self, email: str, address: str) -> None:
+    async def admit(self, email: str, address: str) -> LoginAttempt:
+        """Count a password check about to run; `TooManyAttemptsError` when over a limit."""
+        windows = self._windows(email, address)
         try:
-            for limit, key in self._keys(email, address):
-                verdict = await self._throttle.check(limit, *key)
-                if not verdict.allowed:
-                    raise TooManyAttemptsError(verdict.retry_after_s)
+            admission = await self._attempts.admit(windows)
+        except RedisError as exc:
+            log.warning("login_throttle.unavailable", error=type(exc).__name__)
+            return LoginAttempt(None, windows)
+        if admission.attempt is None:
+            raise TooManyAttemptsError(admission.retry_after_s)
+        return LoginAttempt(admission.attempt, windows)
+
+    async def succeeded(self, login: LoginAttempt) -> None:
+        """The password was right: not a failure, and this pair's earlier typos are forgiven.
+
+        The address and email windows keep their other failures, so a guesser cannot
+        reset them by signing in to an account of their own.
+        """
+        if login.attempt is None:
+            return
+        pair, *others = login.windows
+        try:
+            await self._attempts.take_back(login.attempt, others)
+            await self._attempts.clear(pair)
         except RedisError as exc:
             log.warning("login_throttle.unavailable", error=type(exc).__name__)
 
-    async def record_failure(self, email: str, address: str) -> None:
-        try:
-            for limit, key in self._keys(email, address):
-                await self._throttle.hit(limit, *key)
-        except RedisError as exc:
-            log.warning("login_throttle.unavailable", error=type(exc).__name__)
-
-    async def record_success(self, email: str) -> None:
-        try:
-            await self._throttle.clear(self._per_email, "login-email", digest(email))
-        except RedisError as exc:
-            log.warning("login_throttle.unavailable", error=type(exc).__name__)
-
-    def _keys(self, email: str, address: str) -> list[tuple[RateLimitItem, tuple[str, str]]]:
-        return [
-            (self._per_email, ("login-email", digest(email))),
-            (self._per_address, ("login-address", address)),
-        ]
+    def _windows(self, email: str, address: str) -> tuple[Window, ...]:
+        email_id = keyed_hash(self._secret_key, f"login-email:{email}")
+        address_id = keyed_hash(self._secret_key, f"login-address:{address}")
+        return (
+            Window(f"pair:{email_id}:{address_id}", self._per_email_and_address),
+            Window(f"address:{address_id}", self._per_address),
+            Window(f"email:{email_id}", self._per_email),
+        )

@@ -8,7 +8,6 @@ from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from core.config import Settings
-from core.throttle import Throttle
 from graph.login_throttle import LoginThrottle
 from storage import accounts
 from storage.database import Database
@@ -201,9 +200,9 @@ async def test_login_throttling_lifts_when_the_window_passes(
         await sign_up(client, "victim@example.com")
         # Failures recorded straight into Redis: three slow argon2 checks on a loaded
         # machine could outlast the 2 s window before the block is ever seen.
-        failures = LoginThrottle(Throttle(redis.connection_pool, throttled.secret_key), throttled)
+        failures = LoginThrottle(redis, throttled)
         for _ in range(3):
-            await failures.record_failure("victim@example.com", "203.0.113.9")
+            await failures.admit("victim@example.com", "127.0.0.1")  # never succeeded
         right = {"email": "victim@example.com", "password": PASSWORD}
         assert error_code(await gql(client, LOG_IN, right)) == "TOO_MANY_ATTEMPTS"
 
