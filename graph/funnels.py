@@ -477,7 +477,10 @@ class Funnel:
     updated_at: datetime
     definition: strawberry.Private[core.FunnelDefinition]
 
-    @strawberry.field(description="The funnel's numbers over a range (at most 400 days).")
+    @strawberry.field(
+        description="The funnel's numbers over a range (at most 400 days); null, with an "
+        "error, for a caller without `analytics:read`, so a mutation's answer still stands."
+    )
     async def result(
         self,
         info: strawberry.Info[Context, None],
@@ -485,7 +488,7 @@ class Funnel:
         unit: Unit | None = None,
         filter: FunnelFilter | None = None,
         breakdown_by: FunnelBreakdownBy | None = None,
-    ) -> FunnelResult:
+    ) -> FunnelResult | None:
         site = await owned_site(info.context, str(self.site_id))
         options = ResultOptions(range, unit or Unit.SESSIONS, filter, breakdown_by)
         return await compute(info.context, site, self.definition, options)
