@@ -1,4 +1,4 @@
-"""The MongoDB client, its settings, and a liveness check."""
+"""The MongoDB client, its settings, time budgets for its commands, and a liveness check."""
 
 from contextlib import AbstractContextManager
 from typing import Any
