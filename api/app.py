@@ -10,7 +10,7 @@ from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
 from api.cors import DashboardCORSMiddleware, parse_origins
-from api.errors import EXCEPTION_HANDLERS
+from api.errors import exception_handlers
 from api.exports import download_export
 from api.health import healthz
 from api.heatmap_png import heatmap_png
@@ -31,7 +31,7 @@ from graph.limits import Limits
 from graph.login_throttle import LoginThrottle
 from graph.schema import build_schema
 from graph.view import GraphQLView
-from storage.database import create_client
+from storage.database import close_client, create_client, database_of
 from storage.indexes import ensure_indexes
 from storage.site_cache import SiteCache
 from workers.queue import JobQueue
@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
         throttle = Throttle(redis.connection_pool, settings.secret_key)
         resources = Resources(
             settings=settings,
-            db=mongo[settings.MONGODB_DATABASE],
+            db=database_of(mongo, settings.MONGODB_DATABASE),
             redis=redis,
             queue=JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME),
             passwords=Passwords(),
@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             yield
         finally:
             await redis.aclose()
-            await mongo.close()
+            await close_client(mongo)
 
     app = Starlette(
         routes=[
@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
             Middleware(QueryBoundsMiddleware),
             Middleware(DashboardCORSMiddleware, parse_origins(settings.SIGHTLINE_CORS_ORIGINS)),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     # Starlette would answer `/graphql/` with a redirect to an absolute URL built from the

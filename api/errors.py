@@ -37,7 +37,8 @@ async def handle(request: Request, exc: Exception) -> Response:
     return error_response(known)
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
-    SightlineError: handle,
-    **dict.fromkeys(TRANSLATIONS, handle),
-}
+def exception_handlers() -> dict[type[Exception], Handler]:
+    """One handler for our errors and every class the boundary translates.
+
+    Read when the application is built, after `storage/` registered the driver's errors."""
+    return {SightlineError: handle, **dict.fromkeys(TRANSLATIONS, handle)}

@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from core.replay_links import link_is_valid
 from graph.context import Resources
 from storage import sessions, sites
-from storage.database import Database, Document
+from storage.database import Database
 from storage.recording_stream import iter_session_events
+from storage.sessions import SessionRef
 
 
 async def _gzip_json_array(pieces: AsyncIterator[list[dict[str, object]]]) -> AsyncIterator[bytes]:
@@ -33,16 +34,11 @@ async def _gzip_json_array(pieces: AsyncIterator[list[dict[str, object]]]) -> As
     yield compressor.compress(b"]") + compressor.flush()
 
 
-async def _live_session(db: Database, session_internal_id: str) -> Document | None:
-    session = await db[sessions.COLLECTION].find_one(
-        {"_id": session_internal_id}, projection={"site_id": 1, "session_id": 1}
-    )
-    if session is None:
+async def _live_session(db: Database, session_internal_id: str) -> SessionRef | None:
+    session = await sessions.find_ref(db, session_internal_id)
+    if session is None or not await sites.is_live(db, session.site_id):
         return None
-    site = await db[sites.COLLECTION].find_one(
-        {"_id": session["site_id"], "deleted_at": None}, projection={"_id": 1}
-    )
-    return session if site is not None else None
+    return session
 
 
 async def replay(request: Request) -> Response:
@@ -57,7 +53,7 @@ async def replay(request: Request) -> Response:
     session = await _live_session(resources.db, session_internal_id)
     if session is None:
         return JSONResponse({"error": "No such session."}, status_code=404)
-    pieces = iter_session_events(resources.db, session["site_id"], session["session_id"])
+    pieces = iter_session_events(resources.db, session.site_id, session.session_id)
     return StreamingResponse(
         _gzip_json_array(pieces),
         media_type="application/json",

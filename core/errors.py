@@ -7,14 +7,15 @@ HTTP status each class gets, so the GraphQL error hook and the Starlette
 exception handler cannot drift apart. Errors of the libraries underneath that
 mean the same thing for every caller (MongoDB or Redis out of reach, a query
 stopped at its time budget) are translated through `TRANSLATIONS`, walking the
-exception's classes the way HTTPX maps httpcore's errors onto its own. Anything
-else is a bug: it is answered `INTERNAL` with a fixed message, never its own.
+exception's classes the way HTTPX maps httpcore's errors onto its own. The
+database driver's entries are registered by `storage/` (`storage/errors.py`),
+the only code that knows the driver. Anything else is a bug: it is answered
+`INTERNAL` with a fixed message, never its own.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pymongo import errors as mongo_errors
 from redis import exceptions as redis_errors
 
 
@@ -124,15 +125,18 @@ ANSWERS: dict[type[SightlineError], Answer] = {
 INTERNAL = Answer("INTERNAL", 500)
 INTERNAL_MESSAGE = "Unexpected error."
 
-# Checked in the order of the exception's own classes, so the most specific entry wins
-# (a NetworkTimeout is an AutoReconnect too, but it means the time budget ran out).
-TRANSLATIONS: dict[type[Exception], Callable[[], SightlineError]] = {
-    mongo_errors.ExecutionTimeout: QueryTimeout,
-    mongo_errors.NetworkTimeout: QueryTimeout,
-    mongo_errors.ConnectionFailure: ServiceUnavailable,
+Translation = Callable[[], SightlineError]
+
+# Checked in the order of the exception's own classes, so the most specific entry wins.
+TRANSLATIONS: dict[type[Exception], Translation] = {
     redis_errors.ConnectionError: ServiceUnavailable,
     redis_errors.TimeoutError: ServiceUnavailable,
 }
+
+
+def register_translations(translations: Mapping[type[Exception], Translation]) -> None:
+    """Add what a layer's own errors mean to a caller (storage's driver errors)."""
+    TRANSLATIONS.update(translations)
 
 
 def answer_for(error: BaseException) -> Answer:

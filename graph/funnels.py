@@ -16,7 +16,6 @@ from time import monotonic
 from typing import Protocol, TypedDict
 
 import strawberry
-from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from core import funnels as core
 from core.cursors import CursorKind
@@ -30,6 +29,7 @@ from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch
 from storage import funnels as store
 from storage.database import Document
+from storage.errors import STORAGE_TIMEOUTS
 from storage.ids import session_key
 
 NO_SUCH_FUNNEL = "No such funnel."
@@ -458,7 +458,7 @@ async def compute(
                 accumulator.add(unit)
                 if monotonic() > deadline:
                     raise QueryTimeoutError(TOO_LONG)
-    except (ExecutionTimeout, NetworkTimeout):
+    except STORAGE_TIMEOUTS:
         raise QueryTimeoutError(TOO_LONG) from None
     return FunnelResult.of(accumulator.result(), options, site["_id"])
 

@@ -10,7 +10,6 @@ cannot be reached while finding the caller answers 503 `SERVICE_UNAVAILABLE`.
 import json
 
 import orjson
-import pymongo
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +19,6 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from core.errors import (
-    TRANSLATIONS,
     BadRequest,
     PayloadTooLarge,
     SightlineError,
@@ -31,6 +29,7 @@ from core.errors import (
 from core.inputs import MAX_TEXT_CHARS, check_text, parse_int
 from graph.auth import authenticate
 from graph.context import Context, Resources
+from storage.database import time_budget
 
 # Finding the caller is two lookups by unique key; its own budget, apart from the query's.
 AUTHENTICATION_TIMEOUT_S = 5.0
@@ -48,9 +47,6 @@ _MESSAGES = {
     "queries are not allowed when using GET": "Send operations with POST; GET runs none.",
     "mutations are not allowed when using GET": "Send mutations with POST; GET runs none.",
 }
-
-
-ANSWERED_BEFORE_THE_OPERATION: tuple[type[Exception], ...] = (SightlineError, *TRANSLATIONS)
 
 
 class BodyTooLargeError(Exception):
@@ -94,10 +90,11 @@ class GraphQLView(GraphQL[Context, None]):
             return _error(PayloadTooLarge(too_large))
         except HTTPException as exc:
             return _error(error_for_status(exc.status_code, _MESSAGES.get(exc.reason, exc.reason)))
-        except ANSWERED_BEFORE_THE_OPERATION as exc:
+        except Exception as exc:
             # Finding the caller (`get_context`) when MongoDB is out of reach, say.
             known = translated(exc)
-            assert known is not None
+            if known is None:
+                raise
             return _error(known)
         return response
 
@@ -144,7 +141,7 @@ class GraphQLView(GraphQL[Context, None]):
         assert isinstance(request, Request)
         assert isinstance(response, Response)
         resources: Resources = request.app.state.resources
-        with pymongo.timeout(AUTHENTICATION_TIMEOUT_S):
+        with time_budget(AUTHENTICATION_TIMEOUT_S):
             auth = await authenticate(resources.db, request.headers.get("authorization"))
         return Context(
             resources=resources,

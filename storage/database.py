@@ -1,4 +1,4 @@
-"""The MongoDB client, its settings, and a liveness check."""
+"""The MongoDB client, its settings, time budgets for its commands, and a liveness check."""
 
 from contextlib import AbstractContextManager
 from typing import Any
@@ -28,10 +28,30 @@ def create_client(url: str, *, app_name: str) -> Client:
     )
 
 
+def database_of(client: Client, name: str) -> Database:
+    """The application's database on `client`."""
+    return client[name]
+
+
+async def close_client(client: Client) -> None:
+    await client.close()
+
+
 async def ping(db: Database, *, within_s: float = 2.0) -> None:
-    """Raise a `pymongo.errors.PyMongoError` unless the server answers in time."""
-    with pymongo.timeout(within_s):
+    """Raise one of `storage.errors.STORAGE_ERRORS` unless the server answers in time."""
+    with time_budget(within_s):
         await db.command("ping")
+
+
+def time_budget(seconds: float) -> AbstractContextManager[None]:
+    """At most `seconds` for all the storage work of the block, however many commands.
+
+    The driver's client-side operation timeout, held in a context variable that tasks
+    started inside inherit: every command carries the time left as `maxTimeMS`, and
+    once it is spent the next command fails (`storage.errors.STORAGE_TIMEOUTS`)
+    before it is sent. Nested budgets: the nearer deadline wins.
+    """
+    return pymongo.timeout(seconds)
 
 
 def time_limit(max_time_ms: int) -> AbstractContextManager[None]:
@@ -42,4 +62,4 @@ def time_limit(max_time_ms: int) -> AbstractContextManager[None]:
     limit tighter than the budget has to be a nested timeout: the nearer
     deadline wins.
     """
-    return pymongo.timeout(max_time_ms / 1000)
+    return time_budget(max_time_ms / 1000)

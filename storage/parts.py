@@ -6,6 +6,7 @@ of its events, computed from the chunks while it was written. A part is
 then may the chunks it holds be deleted.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bson import Binary
@@ -13,6 +14,18 @@ from bson import Binary
 from storage.database import Database, Document
 
 COLLECTION = "recording_parts"
+
+
+@dataclass(frozen=True)
+class PartFigures:
+    """What a part's blob must hold: compared with what reading the blob back gives."""
+
+    event_count: int
+    checksum: str
+
+    @classmethod
+    def of(cls, part: Document) -> "PartFigures":
+        return cls(part["event_count"], part["checksum"])
 
 
 def part_key(session_key: str, first_seq: int, last_seq: int) -> str:
@@ -59,6 +72,30 @@ async def write_part(
         "created_at": datetime.now(UTC),
     }
     await db[COLLECTION].replace_one({"_id": key}, doc, upsert=True)
+
+
+async def rewrite_part(
+    db: Database, key: str, *, blob: bytes, checksum: str, event_count: int, raw_size: int
+) -> None:
+    """Replace a part's blob (redacted, say) and its figures in one update (atomic)."""
+    await db[COLLECTION].update_one(
+        {"_id": key},
+        {
+            "$set": {
+                "data": Binary(blob),
+                "size": len(blob),
+                "checksum": checksum,
+                "event_count": event_count,
+                "raw_size": raw_size,
+            }
+        },
+    )
+
+
+async def stored_figures(db: Database, key: str) -> PartFigures | None:
+    """The figures stored with a part, or None when it is missing."""
+    doc = await db[COLLECTION].find_one({"_id": key}, projection={"event_count": 1, "checksum": 1})
+    return PartFigures.of(doc) if doc is not None else None
 
 
 async def mark_verified(db: Database, key: str) -> None:

@@ -56,6 +56,21 @@ async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any
     return True
 
 
+async def rewrite_chunk(db: Database, key: str, events: list[dict[str, Any]]) -> None:
+    """Replace a chunk's events (redacted, say) in one update, so readers see old or new."""
+    blob = codec.encode_events(events)
+    await db[COLLECTION].update_one(
+        {"_id": key},
+        {
+            "$set": {
+                "data": Binary(blob),
+                "size": len(blob),
+                "checksum": codec.events_checksum(events),
+            }
+        },
+    )
+
+
 async def session_chunks(
     db: Database, site_id: str, session_id: str, *, after_seq: int = -1
 ) -> list[Document]:

@@ -9,7 +9,7 @@ key no longer turns a resent batch away; this list does, and ingest reads it
 with the session it reads anyway.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,44 @@ class BatchSummary:
     privacy_state: Document
     received_at: datetime  # the server's clock, which retention trusts
     on_insert: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """Where a session's recording lives: its site and the session id the snippet chose."""
+
+    site_id: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class ProcessedSummary:
+    """What extraction learned about a session, set on it after each run."""
+
+    click_count: int
+    rage_click_count: int
+    dead_click_count: int
+    error_click_count: int
+    error_count: int
+    frustrated: bool
+    incomplete: str | None  # why the session cannot be replayed whole
+    replayable: bool
+
+
+async def find_ref(db: Database, session_internal_id: str) -> SessionRef | None:
+    doc = await db[COLLECTION].find_one(
+        {"_id": session_internal_id}, projection={"site_id": 1, "session_id": 1}
+    )
+    return SessionRef(doc["site_id"], doc["session_id"]) if doc is not None else None
+
+
+async def record_processed(
+    db: Database, site_id: str, session_id: str, summary: ProcessedSummary
+) -> None:
+    await db[COLLECTION].update_one(
+        {"_id": session_key(site_id, session_id)},
+        {"$set": {**asdict(summary), "processed_at": datetime.now(UTC)}},
+    )
 
 
 async def find_by_id(db: Database, session_internal_id: str) -> Document | None:

@@ -100,6 +100,11 @@ async def find_live_site(db: Database, site_id: str) -> Document | None:
     return await db[COLLECTION].find_one(_live({"_id": site_id}))
 
 
+async def is_live(db: Database, site_id: str) -> bool:
+    """Whether the site exists and is not being deleted."""
+    return await db[COLLECTION].find_one(_live({"_id": site_id}), projection={"_id": 1}) is not None
+
+
 async def all_live_sites(db: Database) -> list[Document]:
     cursor = db[COLLECTION].find({"deleted_at": None}, projection={"privacy": 1})
     return await cursor.to_list(None)

@@ -89,7 +89,7 @@ async def _finish_interrupted(db: Database, site_id: str, session_id: str) -> se
     covered: set[int] = set()
     for part in await parts.session_parts(db, site_id, session_id):
         if not part["verified"]:
-            if await _matches(db, part):
+            if await _matches(db, part["_id"], parts.PartFigures.of(part)):
                 await parts.mark_verified(db, part["_id"])
             else:
                 log.warning("compaction.dropped_unverified_part", part=part["_id"])
@@ -99,15 +99,15 @@ async def _finish_interrupted(db: Database, site_id: str, session_id: str) -> se
     return covered
 
 
-async def _matches(db: Database, part: Document) -> bool:
-    blob = await parts.part_data(db, part["_id"])
+async def _matches(db: Database, part_id: str, expected: parts.PartFigures) -> bool:
+    blob = await parts.part_data(db, part_id)
     if blob is None:
         return False
     try:
         count, checksum = checksum_of(iter_part_events(blob))
     except Exception:  # a truncated or corrupt blob is simply not a match
         return False
-    return bool(count == part["event_count"] and checksum == part["checksum"])
+    return bool(count == expected.event_count and checksum == expected.checksum)
 
 
 async def _delete_chunks(db: Database, site_id: str, session_id: str, seqs: set[int]) -> int:
@@ -168,8 +168,8 @@ async def _store(
         first_ts=min(c["first_ts"] for c in members),
         received_at=max(c["received_at"] for c in members),
     )
-    stored = await db[parts.COLLECTION].find_one({"_id": part_id}, projection={"data": 0})
-    if stored is None or not await _matches(db, stored):
+    stored = await parts.stored_figures(db, part_id)
+    if stored is None or not await _matches(db, part_id, stored):
         await parts.delete_part(db, part_id)
         raise RuntimeError(f"part {part_id} did not verify; its chunks are kept")
     await parts.mark_verified(db, part_id)

@@ -11,9 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from bson import Binary
-
-from core import codec, pii
+from core import pii
 from core.part_codec import PartWriter
 from storage import parts, recordings, sessions
 from storage.crash_points import crash_point
@@ -112,31 +110,17 @@ def _record(report: Document, session_id: str, index: int, kinds: list[str]) -> 
 
 async def _rewrite(db: Database, piece: Piece, events: list[dict[str, Any]]) -> None:
     if not piece.is_part:
-        blob = codec.encode_events(events)
-        await db[recordings.COLLECTION].update_one(
-            {"_id": piece.key},
-            {
-                "$set": {
-                    "data": Binary(blob),
-                    "size": len(blob),
-                    "checksum": codec.events_checksum(events),
-                }
-            },
-        )
+        await recordings.rewrite_chunk(db, piece.key, events)
         return
     writer = PartWriter()
     for event in events:
         writer.add(event)
     blob = writer.finish()
-    await db[parts.COLLECTION].update_one(
-        {"_id": piece.key},
-        {
-            "$set": {
-                "data": Binary(blob),
-                "size": len(blob),
-                "checksum": writer.checksum,
-                "event_count": writer.event_count,
-                "raw_size": writer.raw_size,
-            }
-        },
+    await parts.rewrite_part(
+        db,
+        piece.key,
+        blob=blob,
+        checksum=writer.checksum,
+        event_count=writer.event_count,
+        raw_size=writer.raw_size,
     )

@@ -8,7 +8,6 @@ not) only once later data covers them, or when the session is final.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from storage import events as event_store
@@ -145,22 +144,17 @@ def _documents(key: str, base: Document, derived: list[Any]) -> list[Document]:
 async def _summarize(db: Database, site_id: str, session_id: str, pieces: list[Piece]) -> None:
     counts = await event_store.count_session_kinds(db, site_id, session_id)
     frustration = sum(counts.get(kind, 0) for kind in SIGNAL_KINDS)
-    await db[sessions.COLLECTION].update_one(
-        {"_id": session_key(site_id, session_id)},
-        {
-            "$set": {
-                "click_count": counts.get("click", 0),
-                "rage_click_count": counts.get("rage_click", 0),
-                "dead_click_count": counts.get("dead_click", 0),
-                "error_click_count": counts.get("error_click", 0),
-                "error_count": counts.get("error", 0),
-                "frustrated": frustration > 0,
-                "incomplete": integrity(pieces),
-                "replayable": replayable(pieces),
-                "processed_at": datetime.now(UTC),
-            }
-        },
+    summary = sessions.ProcessedSummary(
+        click_count=counts.get("click", 0),
+        rage_click_count=counts.get("rage_click", 0),
+        dead_click_count=counts.get("dead_click", 0),
+        error_click_count=counts.get("error_click", 0),
+        error_count=counts.get("error", 0),
+        frustrated=frustration > 0,
+        incomplete=integrity(pieces),
+        replayable=replayable(pieces),
     )
+    await sessions.record_processed(db, site_id, session_id, summary)
 
 
 async def recompute_signals(db: Database, site_id: str, session_id: str) -> ProcessingReport:

@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
-from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.logs import get_logger
 from storage import recordings, session_search, sessions
 from storage.crash_points import crash_point
 from storage.database import Database
+from storage.errors import STORAGE_ERRORS
 from workers import compaction, processing
 from workers.leases import session_lease
 from workers.queue import Job, JobQueue
@@ -37,7 +37,7 @@ async def _with_retries(ctx: dict[str, Any], work: Coroutine[Any, Any, str]) -> 
     attempt = int(ctx.get("job_try") or 1)
     try:
         return await work
-    except PyMongoError as exc:
+    except STORAGE_ERRORS as exc:
         log.warning("job.storage_error", error=type(exc).__name__, attempt=attempt)
         retry = Retry(defer=BUSY_RETRY_S * attempt)
     except Retry as exc:

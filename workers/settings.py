@@ -9,7 +9,7 @@ from arq.connections import RedisSettings
 from core.config import Settings
 from core.logs import get_logger
 from storage.crash_points import crash_point
-from storage.database import create_client
+from storage.database import close_client, create_client, database_of
 from storage.indexes import ensure_indexes
 from workers import jobs, recording_jobs, serialization
 from workers.queue import Job, JobQueue
@@ -25,7 +25,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def on_startup(ctx: dict[str, Any]) -> None:
         client = create_client(settings.mongodb_url, app_name="sightline-worker")
         ctx["mongo"] = client
-        ctx["db"] = client[settings.MONGODB_DATABASE]
+        ctx["db"] = database_of(client, settings.MONGODB_DATABASE)
         ctx["settings"] = settings
         ctx["queue"] = JobQueue(ctx["redis"], settings.SIGHTLINE_QUEUE_NAME)
         await ensure_indexes(ctx["db"])
@@ -35,7 +35,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         client = ctx.get("mongo")
         if client is not None:
-            await client.close()
+            await close_client(client)
 
     return {
         "functions": [

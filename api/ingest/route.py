@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pymongo
 from pydantic import ValidationError
-from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,7 +24,8 @@ from core.domains import origin_allowed
 from core.logs import get_logger
 from core.throttle import rate
 from graph.context import Resources
-from storage.database import Document
+from storage.database import Document, time_budget
+from storage.errors import STORAGE_ERRORS
 
 log = get_logger(__name__)
 
@@ -59,7 +58,7 @@ async def ingest(request: Request) -> Response:
         allowed = origin if refusal.status not in {401, 403} else None
         body = {"status": refusal.status, "code": refusal.code, "error": refusal.message}
         return _answer(refusal.status, body, allowed, refusal.headers)
-    except PyMongoError as exc:
+    except STORAGE_ERRORS as exc:
         log.warning("ingest.storage_unavailable", error=type(exc).__name__)
         body = {
             "status": 503,
@@ -73,7 +72,7 @@ async def _preflight(resources: Resources, request: Request, origin: str | None)
     key = request.query_params.get("key")
     if not origin or not key:
         raise Refusal(403, "origin_not_allowed", "Preflight needs an Origin and ?key=.")
-    with pymongo.timeout(STORAGE_TIMEOUT_S):
+    with time_budget(STORAGE_TIMEOUT_S):
         site = await resources.site_cache.by_tracking_key(resources.db, key)
     if site is None or not origin_allowed(origin, site["domains"]):
         raise Refusal(
@@ -91,7 +90,7 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
     )
     received_at = datetime.now(UTC)
     _check_clock(batch, received_at, timedelta(seconds=settings.SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S))
-    with pymongo.timeout(STORAGE_TIMEOUT_S):
+    with time_budget(STORAGE_TIMEOUT_S):
         site = await _site(resources, batch.key, request.query_params.get("key"), origin)
         if _declined_tracking(site, request):
             return _answer(200, {"status": "ignored", "reason": "do_not_track"}, origin)
