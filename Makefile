@@ -27,6 +27,7 @@ tools: servers browser
 
 servers:
 	scripts/install-redis.sh
+	scripts/install-postgresql.sh
 	scripts/build-ferretdb.sh
 
 browser:

@@ -5,8 +5,9 @@
 Against `MONGODB_URL` when it is set (use a copy of production data for real
 plans), otherwise against a FerretDB started for the run. The indexes of
 `storage.indexes` are created first. MongoDB answers with its winning plan
-(`IXSCAN <index>` is what the catalog expects); FerretDB 1.24 on SQLite plans a
-table scan for everything and says which parts it pushed down to SQLite.
+(`IXSCAN <index>` is what the catalog expects); FerretDB 1.24 answers with
+PostgreSQL's plan for the SQL it sends (a `Seq Scan` for every find, with the
+pushed-down part of the filter as its `Filter`) and says which parts it pushed down.
 """
 
 import argparse
@@ -34,12 +35,22 @@ def mongodb_plan(plan: dict[str, Any]) -> str:
     return " > ".join(stages)
 
 
+def postgresql_plan(plan: dict[str, Any]) -> str:
+    """`Limit > Seq Scan (filter: ...)` from PostgreSQL's JSON plan, outermost first."""
+    stages = []
+    while plan:
+        filters = [plan[k] for k in ("Index Cond", "Filter") if k in plan]
+        stages.append(plan.get("Node Type", "?") + "".join(f" ({f})" for f in filters))
+        plan = (plan.get("Plans") or [{}])[0]
+    return " > ".join(stages)
+
+
 def ferretdb_plan(answer: dict[str, Any]) -> str:
-    details = [line.split("detail=")[-1] for line in answer["queryPlanner"].get("Plan", [])]
+    details = postgresql_plan(answer["queryPlanner"].get("Plan", {}))
     pushed = [
         k.removesuffix("Pushdown") for k in ("filterPushdown", "sortPushdown") if answer.get(k)
     ]
-    return f"{'; '.join(details)} (pushed down: {', '.join(pushed) or 'nothing'})"
+    return f"{details} (pushed down: {', '.join(pushed) or 'nothing'})"
 
 
 def describe(answer: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""A real Sightline on loopback for benchmarks: its own FerretDB, Redis and API process."""
+"""A real Sightline on loopback for benchmarks: its own PostgreSQL, FerretDB, Redis and API."""
 
 import os
 import subprocess
@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from scripts.local_services import free_port, start_ferretdb, start_redis
+from scripts.local_services import (
+    free_port,
+    postgresql_database,
+    start_ferretdb,
+    start_postgresql,
+    start_redis,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,11 +51,14 @@ def _wait_healthy(url: str, timeout: float = 60) -> None:
 def running_stack(
     *, api: bool = True, extra_env: dict[str, str] | None = None, api_processes: int = 1
 ) -> Iterator[Stack]:
-    """FerretDB and Redis on free ports in a temporary folder, plus `api_processes` API
-    processes, each on its own port (as replicas behind a load balancer would be)."""
+    """PostgreSQL, FerretDB and Redis on free ports in a temporary folder, plus `api_processes`
+    API processes, each on its own port (as replicas behind a load balancer would be)."""
     with tempfile.TemporaryDirectory(prefix="sightline-bench-") as tmp:
         base = Path(tmp)
-        mongo = start_ferretdb(base / "ferretdb", free_port())
+        base.chmod(0o755)  # as root, PostgreSQL runs as a system user that must reach its data
+        postgresql = start_postgresql(base / "postgresql", free_port())
+        storage = postgresql_database(postgresql, "ferretdb")
+        mongo = start_ferretdb(storage, free_port(), base / "ferretdb.log")
         redis = start_redis(base / "redis", free_port())
         env = {
             **os.environ,
@@ -88,6 +97,7 @@ def running_stack(
                 process.wait(15)
             redis.stop()
             mongo.stop()
+            postgresql.stop()
 
 
 def percentile(values: list[float], share: float) -> float:

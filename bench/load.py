@@ -58,7 +58,7 @@ STACK_ENV = {
     "SIGHTLINE_COMPACT_MAX_CHUNKS": "8",
     "SIGHTLINE_PROCESS_DELAY_S": "30",
     "SIGHTLINE_QUEUE_NAME": "sightline:load",
-    # FerretDB's SQLite backend serves one writer at a time and scans whole collections:
+    # FerretDB scans whole collections and rewrites whole documents on every update:
     # ten jobs per worker mostly wait on each other (and lose their leases).
     "SIGHTLINE_WORKER_MAX_JOBS": "2",
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds FerretDB (SQLite handler) from docker/ferretdb into the user's cache,
-# once: a second run finds the binary and returns at once.
+# Builds FerretDB (PostgreSQL handler) from docker/ferretdb into the user's cache,
+# once: a second run finds the binary and returns at once. The binary's name says
+# its handler, so a launcher built for the former SQLite handler is never reused.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${SIGHTLINE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sightline}"
-binary="$cache/ferretdb-v1.24.2"
+binary="$cache/ferretdb-v1.24.2-postgresql"
 if [ -x "$binary" ]; then
   exit 0
 fi

@@ -1,7 +1,7 @@
 """`make run`: local services (unless configured), the API and one worker.
 
-Starts FerretDB and Redis with their data under .local/ unless MONGODB_URL and
-REDIS_URL are set, then the API and an arq worker, prints the URL once the API
+Starts PostgreSQL, FerretDB on it, and Redis, with their data under .local/, unless
+MONGODB_URL and REDIS_URL are set, then the API and an arq worker, prints the URL once the API
 is healthy, and stops everything it started on Ctrl-C.
 
 A child that exits on its own is started again after a growing pause, so one
@@ -19,7 +19,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.local_services import Service, ServiceError, start_ferretdb, start_redis
+from scripts.local_services import (
+    Service,
+    ServiceError,
+    free_port,
+    postgresql_database,
+    start_ferretdb,
+    start_postgresql,
+    start_redis,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = Path(os.environ.get("SIGHTLINE_LOCAL_DIR", str(ROOT / ".local")))
@@ -28,8 +36,11 @@ LOCAL = Path(os.environ.get("SIGHTLINE_LOCAL_DIR", str(ROOT / ".local")))
 def _start_services(env: dict[str, str]) -> list[Service]:
     started: list[Service] = []
     if "MONGODB_URL" not in env:
+        port = int(env.get("SIGHTLINE_LOCAL_POSTGRESQL_PORT") or free_port())
+        started.append(start_postgresql(LOCAL / "postgresql", port))
+        storage = postgresql_database(started[-1], "ferretdb")
         port = int(env.get("SIGHTLINE_LOCAL_MONGO_PORT", "27017"))
-        started.append(start_ferretdb(LOCAL / "ferretdb", port))
+        started.append(start_ferretdb(storage, port, LOCAL / "ferretdb.log"))
         env["MONGODB_URL"] = started[-1].url
     if "REDIS_URL" not in env:
         port = int(env.get("SIGHTLINE_LOCAL_REDIS_PORT", "6379"))

@@ -11,6 +11,12 @@ Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 Client = AsyncMongoClient[Document]
 
+# At most this many commands of one process in flight on the server; the rest wait for a
+# connection (up to waitQueueTimeoutMS). FerretDB on PostgreSQL hangs for good once as many
+# updates run at once as its own pool has connections (80, scripts/local_services.py): each
+# holds one while it waits for a second. 20 per process keeps an API and two workers below it.
+MAX_POOL_SIZE = 20
+
 
 def create_client(url: str, *, app_name: str) -> Client:
     """One client per process, created inside the running event loop.
@@ -22,6 +28,7 @@ def create_client(url: str, *, app_name: str) -> Client:
         appname=app_name,
         tz_aware=True,
         uuidRepresentation="standard",
+        maxPoolSize=MAX_POOL_SIZE,
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=5000,
         waitQueueTimeoutMS=5000,

@@ -208,7 +208,9 @@ async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
 
 
 def _packed(counters: Mapping[str, int]) -> Binary:
-    return Binary(orjson.dumps(counters))
+    """Canonical bytes (keys sorted): the same counts pack the same however the batches
+    that made them were ordered, as they are when several workers write at once."""
+    return Binary(orjson.dumps(counters, option=orjson.OPT_SORT_KEYS))
 
 
 def counters(doc: Document, total: Counter[str] | None = None) -> Counter[str]:

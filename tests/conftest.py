@@ -1,12 +1,16 @@
 """Fixtures for tests against real servers.
 
-One FerretDB and one Redis are started for the whole run (unless MONGODB_URL
-and REDIS_URL point at servers already), and every test gets its own MongoDB
-database, its own queue name and an empty Redis database.
+One PostgreSQL, one FerretDB on it and one Redis are started for the whole run
+(unless MONGODB_URL and REDIS_URL point at servers already), and every test gets
+its own MongoDB database, its own queue name and an empty Redis database. A test
+that stops "its own FerretDB" gets one on a PostgreSQL database of its own in the
+same cluster, which outlives the FerretDB's restarts.
 """
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,7 +27,15 @@ from starlette.applications import Starlette
 from api.app import create_app
 from core.config import LogFormat, Settings, load_settings
 from core.logs import configure_logging
-from scripts.local_services import Service, free_port, start_ferretdb, start_redis
+from scripts.local_services import (
+    Service,
+    drop_postgresql_database,
+    free_port,
+    postgresql_database,
+    start_ferretdb,
+    start_postgresql,
+    start_redis,
+)
 from storage.database import Client, Database, create_client
 
 PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links work as given
@@ -42,13 +54,34 @@ def _logging() -> None:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+def postgresql() -> Iterator[Service]:
+    """The run's PostgreSQL cluster.
+
+    Not under pytest's temporary folder: that is private to its owner, and when the
+    tests run as root PostgreSQL runs as a system user that must reach its data.
+    """
+    base = Path(tempfile.mkdtemp(prefix="sightline-tests-"))
+    base.chmod(0o755)
+    try:
+        service = start_postgresql(base / "postgresql", free_port())
+        yield service
+        service.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerUrls]:
     mongodb_url, redis_url = os.environ.get("MONGODB_URL"), os.environ.get("REDIS_URL")
     started: list[Service] = []
     base = tmp_path_factory.mktemp("services")
     try:
         if not mongodb_url:
-            started.append(start_ferretdb(base / "ferretdb", free_port()))
+            cluster: Service = request.getfixturevalue("postgresql")
+            storage = postgresql_database(cluster, "ferretdb")
+            started.append(start_ferretdb(storage, free_port(), base / "ferretdb.log"))
             mongodb_url = started[-1].url
         if not redis_url:
             started.append(start_redis(base / "redis", free_port()))
@@ -134,8 +167,12 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[Service]:
 
 
 @pytest_asyncio.fixture
-async def own_mongodb(tmp_path: Path) -> AsyncIterator[Service]:
-    """A FerretDB of the test's own, which the test may stop."""
-    service = start_ferretdb(tmp_path / "ferretdb", free_port())
+async def own_mongodb(postgresql: Service, tmp_path: Path) -> AsyncIterator[Service]:
+    """A FerretDB of the test's own, which the test may stop and start again
+    (`start_again`): its data lives in a PostgreSQL database of its own."""
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    storage = postgresql_database(postgresql, name)
+    service = start_ferretdb(storage, free_port(), tmp_path / "ferretdb.log")
     yield service
     service.stop()
+    drop_postgresql_database(postgresql, name)

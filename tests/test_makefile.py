@@ -27,6 +27,7 @@ def test_running_sightline_installs_the_servers_and_no_browser(
 ) -> None:
     commands = _commands(repo_root, target)
     assert "install-redis.sh" in commands
+    assert "install-postgresql.sh" in commands
     assert "build-ferretdb.sh" in commands
     for word in BROWSER_WORDS:
         assert word not in commands, f"`make {target}` would install {word}"

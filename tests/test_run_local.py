@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -26,12 +28,17 @@ def _wait_for_line(log: Path, needle: str, timeout: float) -> None:
 def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    api_port, mongo_port, redis_port = free_port(), free_port(), free_port()
+    ports = {name: free_port() for name in ("api", "postgresql", "mongo", "redis")}
+    # Not under tmp_path, which only its owner may enter: as root, PostgreSQL runs as a
+    # system user that must reach its data.
+    local = Path(tempfile.mkdtemp(prefix="sightline-run-"))
+    local.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URL", "REDIS_URL"}} | {
-        "SIGHTLINE_PORT": str(api_port),
-        "SIGHTLINE_LOCAL_MONGO_PORT": str(mongo_port),
-        "SIGHTLINE_LOCAL_REDIS_PORT": str(redis_port),
-        "SIGHTLINE_LOCAL_DIR": str(tmp_path / "local"),
+        "SIGHTLINE_PORT": str(ports["api"]),
+        "SIGHTLINE_LOCAL_POSTGRESQL_PORT": str(ports["postgresql"]),
+        "SIGHTLINE_LOCAL_MONGO_PORT": str(ports["mongo"]),
+        "SIGHTLINE_LOCAL_REDIS_PORT": str(ports["redis"]),
+        "SIGHTLINE_LOCAL_DIR": str(local),
     }
     # Output goes to a file, not a pipe: a pipe nobody drains fills up and blocks the
     # processes writing to it, shutdown included.
@@ -46,7 +53,7 @@ def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
         )
     try:
         _wait_for_line(log, "Sightline is running at", timeout=90)
-        base = f"http://127.0.0.1:{api_port}"
+        base = f"http://127.0.0.1:{ports['api']}"
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
             assert response.status == 200
         request = urllib.request.Request(
@@ -56,14 +63,15 @@ def test_make_run_serves_health_and_graphql_then_stops_on_ctrl_c(
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.loads(response.read()) == {"data": {"apiVersion": "1"}}
-        assert (tmp_path / "local" / "ferretdb").is_dir()
+        assert (local / "postgresql" / "PG_VERSION").is_file()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
+        shutil.rmtree(local, ignore_errors=True)
     assert process.returncode == 0, log.read_text(errors="replace")
     assert "sightline: stopped" in log.read_text(errors="replace")
-    for port in (api_port, mongo_port, redis_port):
-        assert not port_is_open(port), f"port {port} still open after Ctrl-C"
+    for name, port in ports.items():
+        assert not port_is_open(port), f"{name}'s port {port} still open after Ctrl-C"
 
 
 def _launch(repo_root: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB v1 with its SQLite handler, embedded as a
+// Command ferretdb runs FerretDB v1 with its PostgreSQL handler, embedded as a
 // library: FerretDB's own cmd/ferretdb refuses to start when built with a plain
 // `go build`, the embedded API does not.
 package main
@@ -9,7 +9,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -17,21 +16,17 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "./data", "directory for the SQLite databases")
+	postgresqlURL := flag.String(
+		"postgresql-url",
+		"postgres://127.0.0.1:5432/ferretdb?pool_max_conns=80",
+		"PostgreSQL connection string (pool_max_conns sizes FerretDB's connection pool)",
+	)
 	flag.Parse()
 
-	dir, err := filepath.Abs(*dataDir)
-	if err != nil {
-		log.Fatalf("data directory: %v", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		log.Fatalf("data directory: %v", err)
-	}
-
 	server, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Handler:       "postgresql",
+		PostgreSQLURL: *postgresqlURL,
 	})
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
@@ -40,7 +35,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	log.Printf("ferretdb listening on %s, data in %s", *listen, dir)
+	log.Printf("ferretdb listening on %s, backed by PostgreSQL", *listen)
 	if err := server.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatalf("ferretdb: %v", err)
 	}

@@ -1,12 +1,10 @@
 """MongoDB stops: ingestion answers 503 (the snippet keeps the batch and sends it again),
 and once MongoDB is back the re-sent batches leave nothing missing and nothing twice."""
 
-from pathlib import Path
-
 from redis.asyncio import Redis
 
 from core.config import Settings
-from scripts.local_services import Service, start_ferretdb
+from scripts.local_services import Service
 from storage.database import create_client
 from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
@@ -21,7 +19,7 @@ SESSION = "session-0001"
 
 
 async def test_batches_refused_while_mongodb_is_down_are_stored_once_when_sent_again(
-    settings: Settings, own_mongodb: Service, redis: Redis, tmp_path: Path
+    settings: Settings, own_mongodb: Service, redis: Redis
 ) -> None:
     settings = settings.model_copy(
         update={"MONGODB_URL": own_mongodb.url, "SIGHTLINE_COMPACT_PART_BYTES": 1024}
@@ -47,7 +45,7 @@ async def test_batches_refused_while_mongodb_is_down_are_stored_once_when_sent_a
             assert health.status_code == 503
             assert health.json()["services"]["mongodb"] == "down"
 
-            restarted = start_ferretdb(tmp_path / "ferretdb", own_mongodb.port)
+            restarted = own_mongodb.start_again()
             # The snippet sends the refused batches again, oldest first; batch 5 comes twice
             # too, as when a browser never got the answer to a batch that was stored.
             for seq in [5, *refused, *range(8, len(batches))]:

@@ -195,3 +195,19 @@ async def test_folds_racing_with_writers_lose_nothing(db: Database) -> None:
     data = await read_heatmap(db, _query(PAGES[0], None, 0, 0), 1280)
     assert data.grid.counts == dict(expected)
     assert data.grid.total == 80
+
+
+async def test_the_same_counts_are_stored_as_the_same_bytes_in_any_order(db: Database) -> None:
+    """Workers apply batches in whatever order they run; a folded rollup must not tell which."""
+    clicks = _clicks(random.Random(5), 200)
+    stored = []
+    for order in (clicks, clicks[::-1]):
+        await db[heatmaps.COLLECTION].delete_many({})
+        await _roll_up(db, order)
+        rollups = db[heatmaps.COLLECTION].find({"day": {"$exists": True}})
+        ids = [doc["_id"] async for doc in rollups]
+        for doc_id in ids:
+            await heatmaps.fold(db, doc_id)
+        folded = db[heatmaps.COLLECTION].find({"day": {"$exists": True}})
+        stored.append({doc["_id"]: doc["deltas"] async for doc in folded})
+    assert stored[0] == stored[1]
