@@ -161,6 +161,9 @@ def _parsed_element(tree: css.Tree) -> PathElement:
     return PathElement(tree.element.lower() if tree.element else "", attributes)
 
 
+_MEMO_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class ElementSelector:
     """A selector condition, compiled once: `matches` then costs no parsing per event."""
@@ -182,8 +185,43 @@ class ElementSelector:
     def matches(self, event: Mapping[str, Any]) -> bool:
         if self.how == SelectorMatch.EXACT:
             return event.get("selector") == self.text
+        stored = event.get("element_path")
+        if not (isinstance(stored, list) and stored):
+            selector = event.get("selector")
+            return isinstance(selector, str) and self._matches_stored_selector(selector)
+        if not self._may_match(stored):
+            return False
         path = path_of(event)
         return bool(path) and self.selectors.matches_path(path or ())
+
+    def _matches_stored_selector(self, selector: str) -> bool:
+        """An event stored before paths were kept: a site has few distinct selectors, so
+        each is matched once (the memo is dropped when it grows past `_MEMO_SIZE`)."""
+        memo = self._memo
+        found = memo.get(selector)
+        if found is None:
+            path = path_from_selector(selector)
+            found = bool(path) and self.selectors.matches_path(path or ())
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[selector] = found
+        return found
+
+    @functools.cached_property
+    def _memo(self) -> dict[str, bool]:
+        return {}
+
+    def _may_match(self, stored: list[Any]) -> bool:
+        """Whether the clicked element itself matches a subject: most events fail here,
+        before their ancestors are decoded (a funnel tests every event of its range)."""
+        if not isinstance(stored[0], Mapping):
+            return True
+        own = _element_of(stored[0])
+        return any(subject.matches(own) for subject in self._subjects)
+
+    @functools.cached_property
+    def _subjects(self) -> tuple[Compound, ...]:
+        return self.subjects()
 
     def subjects(self) -> tuple[Compound, ...]:
         """The compound each selector's element must match itself (the rightmost one)."""
