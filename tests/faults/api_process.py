@@ -1,6 +1,5 @@
 """A real API process for fault tests, which a named crash point kills mid-request."""
 
-import os
 import subprocess
 import sys
 import time
@@ -9,24 +8,13 @@ import httpx
 
 from core.config import Settings
 from scripts.local_services import free_port
-from storage.crash_points import VARIABLE
-from tests.faults.workers import REPO
+from tests.faults.workers import REPO, process_env
 
 
 def start_api(settings: Settings, *, crash_at: str) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m api` on the test's database and queue; returns it and its base URL."""
     port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_URL": settings.mongodb_url,
-        "MONGODB_DATABASE": settings.MONGODB_DATABASE,
-        "REDIS_URL": settings.redis_url,
-        "SIGHTLINE_QUEUE_NAME": settings.SIGHTLINE_QUEUE_NAME,
-        "SIGHTLINE_ENV": "development",
-        "SIGHTLINE_LOG_LEVEL": "WARNING",
-        "SIGHTLINE_PORT": str(port),
-        VARIABLE: crash_at,
-    }
+    env = process_env(settings, crash_at, SIGHTLINE_LOG_LEVEL="WARNING", SIGHTLINE_PORT=str(port))
     process = subprocess.Popen(
         [sys.executable, "-m", "api"],
         cwd=REPO,

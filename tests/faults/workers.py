@@ -19,10 +19,8 @@ from storage.database import Database
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_worker(
-    settings: Settings, *, crash_at: str | None = None, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """`python -m workers run` on the test's database and queue (its output to `log`)."""
+def process_env(settings: Settings, crash_at: str | None, **extra: str) -> dict[str, str]:
+    """The environment of a Sightline process on the test's database and queue."""
     env = {
         **os.environ,
         "MONGODB_URL": settings.mongodb_url,
@@ -30,13 +28,25 @@ def start_worker(
         "REDIS_URL": settings.redis_url,
         "SIGHTLINE_QUEUE_NAME": settings.SIGHTLINE_QUEUE_NAME,
         "SIGHTLINE_ENV": "development",
-        "SIGHTLINE_PROCESS_DELAY_S": "0",
-        "SIGHTLINE_COMPACT_PART_BYTES": str(settings.SIGHTLINE_COMPACT_PART_BYTES),
-        "SIGHTLINE_COMPACT_MAX_CHUNKS": str(settings.SIGHTLINE_COMPACT_MAX_CHUNKS),
+        **extra,
     }
     env.pop(VARIABLE, None)
     if crash_at is not None:
         env[VARIABLE] = crash_at
+    return env
+
+
+def start_worker(
+    settings: Settings, *, crash_at: str | None = None, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m workers run` on the test's database and queue (its output to `log`)."""
+    env = process_env(
+        settings,
+        crash_at,
+        SIGHTLINE_PROCESS_DELAY_S="0",
+        SIGHTLINE_COMPACT_PART_BYTES=str(settings.SIGHTLINE_COMPACT_PART_BYTES),
+        SIGHTLINE_COMPACT_MAX_CHUNKS=str(settings.SIGHTLINE_COMPACT_MAX_CHUNKS),
+    )
     with log.open("ab") if log else open(os.devnull, "wb") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "workers", "run"],
