@@ -6,8 +6,4 @@ set -euo pipefail
 if compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "installing postgresql from Debian's packages"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+"$(dirname "$0")/apt-install.sh" postgresql
