@@ -3,7 +3,7 @@
 A thin layer over the `limits` library's moving-window limiter on redis-py's
 asyncio client, so every API process sees the same counts.
 
-A counter is named by a fixed name ("ingest", "login-email") and a subject:
+A counter is named by a fixed name ("ingest") and a subject:
 who is counted (a site and a client address, an email). The subject is only
 ever stored as a keyed hash (HMAC with the secret key), so Redis never holds an
 address or an email, not even for the length of a window, and nobody who reads
@@ -51,9 +51,6 @@ class Throttle:
     async def hit(self, limit: RateLimitItem, name: str, *subject: str) -> bool:
         """Count one hit; False when the limit was already reached."""
         return await self._limiter.hit(limit, *self._key(name, subject))
-
-    async def clear(self, limit: RateLimitItem, name: str, *subject: str) -> None:
-        await self._limiter.clear(limit, *self._key(name, subject))
 
     def _key(self, name: str, subject: tuple[str, ...]) -> tuple[str, str]:
         # The name joins the hashed text too, so equal subjects of two counters differ.
