@@ -11,10 +11,11 @@ storage, so replay, extraction and the session's error signals read one form.
 from typing import Any
 
 from api.ingest.contract import ErrorEvent
+from core.rrweb.events import EventType
 
 ERROR_TAG = "sightline.error"
 RRWEB_ERROR_TAGS = frozenset({"$error"})
-CUSTOM = 5
+CUSTOM = EventType.Custom.value
 MAX_POSITION = 2**31 - 1
 
 # The stored field, then the names clients use for it, in order of preference.
