@@ -35,7 +35,7 @@ async def _session(db: Database, session_id: str, visitor_id: str, start_ms: int
         )
     first, last = events[0]["timestamp"], events[-1]["timestamp"]
     summary = sessions.BatchSummary(
-        SITE, session_id, visitor_id, 0, first, last, len(events), [], [], None, {}, {}, NOW
+        SITE, session_id, visitor_id, 0, first, last, len(events), [], [], None, {}, {}
     )
     await sessions.record_batch(db, summary, None)
     await processing.process_session(db, SITE, session_id, final=True)

@@ -44,7 +44,6 @@ class BatchSummary:
     viewport: dict[str, int] | None
     client: dict[str, Any]
     privacy_state: Document
-    received_at: datetime  # the server's clock, which retention trusts
     on_insert: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,8 +119,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         "$min": {"started_at": _ms(batch.first_ts)},
         "$max": {
             "last_activity_at": _ms(batch.last_ts),
-            "last_received_at": batch.received_at,
-            "last_chunk_at": datetime.now(UTC),  # at the write: compaction's guard needs it
+            # The server's clock at the write: compaction's guard and retention read it.
+            "last_chunk_at": datetime.now(UTC),
             **_derived(batch, existing, pages),
         },
         "$set": {
@@ -234,15 +233,8 @@ async def session_ids_started_between(
 
 async def session_ids_received_before(db: Database, site_id: str, cutoff: datetime) -> list[str]:
     """Sessions whose last batch reached the server before `cutoff` (retention: server time,
-    whatever the client's clock said; sessions stored before `last_received_at` existed
-    fall back on `last_chunk_at`, the same clock)."""
-    received_before = {
-        "$or": [
-            {"last_received_at": {"$lt": cutoff}},
-            {"last_received_at": {"$exists": False}, "last_chunk_at": {"$lt": cutoff}},
-        ]
-    }
-    return await _session_ids(db, {"site_id": site_id, **received_before})
+    whatever the client's clock said)."""
+    return await _session_ids(db, {"site_id": site_id, "last_chunk_at": {"$lt": cutoff}})
 
 
 async def set_rollup_pending(db: Database, key: str, pending: Document) -> None:

@@ -98,7 +98,6 @@ async def store_batch(
             viewport=batch_events.viewport(stream),
             client=client,
             privacy_state=state.to_document(),
-            received_at=visit.received_at,
         ),
         existing,
     )
