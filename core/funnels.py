@@ -500,6 +500,28 @@ def _window_max(
     return answers
 
 
+def _classify(
+    funnel: _Funnel,
+    position: int,
+    event: Mapping[str, Any],
+    candidates: list[list[int]],
+    exclusions: list[list[int]],
+) -> None:
+    """Adds the event at `position` to the steps it can play and the exclusions it is."""
+    kind = _string(event, "kind")
+    if kind is None:
+        return
+    for check in funnel.checks_by_kind.get(kind, ()):
+        if not check.matcher.matches(event):
+            continue
+        for index in check.steps:
+            candidates[index].append(position)
+        for index in check.exclusions:
+            found = exclusions[index]
+            if not found or found[-1] != position:
+                found.append(position)
+
+
 class _UnitSearch:
     """The events of one unit that can play each step, and the exact search over them.
 
@@ -508,31 +530,32 @@ class _UnitSearch:
     most step j's maximum, and no exclusion of step j lies at a position strictly between.
     """
 
-    def __init__(self, funnel: _Funnel, events: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        funnel: _Funnel,
+        times: Sequence[int],
+        candidates: list[list[int]],
+        exclusions: list[list[int]],
+    ) -> None:
         self.funnel = funnel
-        self.events = sorted(
+        self.times = times
+        self.candidates = candidates
+        self.exclusions = exclusions
+
+    @classmethod
+    def of_events(
+        cls, funnel: _Funnel, events: Sequence[Mapping[str, Any]]
+    ) -> tuple["_UnitSearch", list[_Timed]]:
+        """The search over a unit's events, and those events sorted by time (stable)."""
+        timed = sorted(
             (item for item in map(_timed, range(len(events)), events) if item is not None),
             key=lambda item: item.ms,
         )
-        self.times = [item.ms for item in self.events]
-        self.candidates: list[list[int]] = [[] for _ in range(funnel.size)]
-        self.exclusions: list[list[int]] = [[] for _ in range(funnel.size)]
-        for position, item in enumerate(self.events):
-            self._classify(position, item.event)
-
-    def _classify(self, position: int, event: Mapping[str, Any]) -> None:
-        kind = _string(event, "kind")
-        if kind is None:
-            return
-        for check in self.funnel.checks_by_kind.get(kind, ()):
-            if not check.matcher.matches(event):
-                continue
-            for index in check.steps:
-                self.candidates[index].append(position)
-            for index in check.exclusions:
-                found = self.exclusions[index]
-                if not found or found[-1] != position:
-                    found.append(position)
+        candidates: list[list[int]] = [[] for _ in range(funnel.size)]
+        exclusions: list[list[int]] = [[] for _ in range(funnel.size)]
+        for position, item in enumerate(timed):
+            _classify(funnel, position, item.event, candidates, exclusions)
+        return cls(funnel, [item.ms for item in timed], candidates, exclusions), timed
 
     def _earliest_previous(self, step: int, position: int) -> int:
         """The first position the previous step's event may have for step `step` at `position`."""
@@ -608,8 +631,9 @@ class _UnitSearch:
             if end is not None and -end - self.times[position] <= window
         }
 
-    def best_path(self) -> list[_Timed]:
-        """The events of the best attempt, one per step reached (see the module docstring)."""
+    def best_path(self) -> list[int]:
+        """Positions of the best attempt's events, one per step reached (see the module
+        docstring)."""
         depth = self.furthest()
         if depth == 0:
             return []
@@ -623,7 +647,7 @@ class _UnitSearch:
         path = [start]
         for step in range(1, depth):
             path.append(self._first_fit(step, path[-1], ends[step], deadline))
-        return [self.events[position] for position in path]
+        return path
 
     def _first_fit(self, step: int, previous: int, ends: dict[int, int], deadline: int) -> int:
         """The earliest event for `step` after `previous` that still reaches the depth in time."""
@@ -642,8 +666,8 @@ def best_attempt(
 ) -> tuple[int, ...]:
     """Indexes into `events` of the events the unit's best attempt uses, one per step reached
     (empty when step 1 never happened). Raises FunnelError for an invalid definition."""
-    path = _UnitSearch(_Funnel.of(definition), events).best_path()
-    return tuple(item.index for item in path)
+    search, timed = _UnitSearch.of_events(_Funnel.of(definition), events)
+    return tuple(timed[position].index for position in search.best_path())
 
 
 # Accumulating units.
@@ -667,11 +691,12 @@ class _Tally:
         self.entered = [0] * size
         self.gaps = [array("q") for _ in range(size)]
 
-    def record(self, path: list[_Timed]) -> None:
-        for step, item in enumerate(path):
+    def record(self, path: list[int]) -> None:
+        """Counts an attempt given as the times (ms) of its steps' events."""
+        for step, ms in enumerate(path):
             self.entered[step] += 1
             if step:
-                self.gaps[step].append(item.ms - path[step - 1].ms)
+                self.gaps[step].append(ms - path[step - 1])
 
     def results(
         self, labels: tuple[str, ...], dropped_units: list[list[DroppedUnit]] | None = None
@@ -722,6 +747,47 @@ class _DropSample:
         return [DroppedUnit(unit_id, session, at) for _, unit_id, session, at in self.kept]
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnCheck:
+    """One distinct condition of a funnel, for events stored as columns: the kind, and a
+    test per column it looks at ("url" or "path", "element", "text", "name"), each taking
+    that column's value (None when the event has none), plus the steps it plays or guards."""
+
+    kind: str
+    tests: Mapping[str, Callable[[Any], bool]]
+    steps: tuple[int, ...]
+    exclusions: tuple[int, ...]
+
+    @classmethod
+    def of(cls, kind: str, check: _Check) -> "ColumnCheck":
+        matcher = check.matcher
+        tests: dict[str, Callable[[Any], bool]] = {}
+        url_field = matcher.url_field
+        if url_field is not None:
+            tests[url_field] = lambda v: matcher._url_matches({url_field: v})
+        if matcher.selector is not None:
+            selector = matcher.selector
+            tests["element"] = lambda v: isinstance(v, Mapping) and selector.matches(v)
+        if matcher.text is not None:
+            tests["text"] = lambda v: matcher._text_matches({"text": v})
+        if matcher.name is not None:
+            tests["name"] = lambda v: v == matcher.name
+        return cls(kind, tests, check.steps, check.exclusions)
+
+
+@dataclass(frozen=True)
+class ClassifiedUnit:
+    """One unit's events, already tested: their times (ms, in event order), and per step the
+    positions that can play it and the positions that exclude it (both ascending)."""
+
+    unit_id: str
+    breakdown: str | None
+    times: Sequence[int]
+    candidates: list[list[int]]
+    exclusions: list[list[int]]
+    session_of: Callable[[int], str]
+
+
 class FunnelAccumulator:
     """Funnel numbers over units given one at a time, so memory holds one unit's events plus
     per-step counts, one time per converted unit and step, and the drop-off samples."""
@@ -738,18 +804,58 @@ class FunnelAccumulator:
     def add(self, unit: UnitEvents) -> None:
         if not unit.events:
             return
+        search, timed = _UnitSearch.of_events(self._funnel, unit.events)
+        path = [timed[position] for position in search.best_path()]
+        last = path[-1] if path else None
+        session = (_string(last.event, "session_id") if last else None) or unit.session_id
+        self._count(unit.unit_id, unit.breakdown, [item.ms for item in path], session, last)
+
+    def add_classified(self, unit: ClassifiedUnit) -> None:
+        """A unit whose events were already tested against the funnel's checks (see
+        `column_checks`): positions index `unit.times`, which are in event order."""
+        search = _UnitSearch(self._funnel, unit.times, unit.candidates, unit.exclusions)
+        positions = search.best_path()
+        path = [unit.times[position] for position in positions]
+        session = unit.session_of(positions[-1]) if positions else unit.unit_id
+        last = None
+        if positions:
+            at = _EPOCH + timedelta(milliseconds=path[-1])
+            last = _Timed(path[-1], at, positions[-1], {})
+        self._count(unit.unit_id, unit.breakdown, path, session, last)
+
+    def add_unreached(self, breakdown: str | None) -> None:
+        """A unit with events, none of which can play step 1."""
+        self._count("", breakdown, [], "", None)
+
+    def _count(
+        self,
+        unit_id: str,
+        breakdown: str | None,
+        path: list[int],
+        session: str,
+        last: _Timed | None,
+    ) -> None:
         self._total += 1
-        path = _UnitSearch(self._funnel, unit.events).best_path()
         self._overall.record(path)
-        key = unit.breakdown if unit.breakdown is not None else NO_BREAKDOWN
+        key = breakdown if breakdown is not None else NO_BREAKDOWN
         tally = self._breakdowns.get(key)
         if tally is None:
             tally = self._breakdowns[key] = _Tally(self._funnel.size)
         tally.record(path)
-        if 0 < len(path) < self._funnel.size:
-            last = path[-1]
-            session = _string(last.event, "session_id") or unit.session_id
-            self._dropped[len(path)].offer(last.ms, unit.unit_id, session, last.at)
+        if last is not None and len(path) < self._funnel.size:
+            self._dropped[len(path)].offer(last.ms, unit_id, session, last.at)
+
+    @property
+    def step_count(self) -> int:
+        return self._funnel.size
+
+    def column_checks(self) -> list[ColumnCheck]:
+        """The funnel's distinct conditions, each as tests of single stored values."""
+        return [
+            ColumnCheck.of(kind, check)
+            for kind, checks in self._funnel.checks_by_kind.items()
+            for check in checks
+        ]
 
     def result(self) -> FunnelResult:
         labels = self._funnel.labels

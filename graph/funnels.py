@@ -1,14 +1,14 @@
 """Conversion funnels: saved definitions, and their results over a site's events.
 
 The numbers follow `core.funnels` (its docstring states the semantics); this module turns
-GraphQL input into a `FunnelDefinition`, streams the site's events through
-`storage.funnels.iter_units`, and shapes the result. Only events inside the requested range
-count, for every step. Durations that may exceed 2^31 ms (a 90-day window) are `Float`s
-holding whole milliseconds, since GraphQL's `Int` is 32 bits.
+GraphQL input into a `FunnelDefinition`, reads the site's funnel events as column blocks
+(`storage.event_blocks`), evaluates them with `core.funnel_columns`, and shapes the result.
+Only events inside the requested range count, for every step. Durations that may exceed
+2^31 ms (a 90-day window) are `Float`s holding whole milliseconds, since GraphQL's `Int` is 32 bits.
 """
 
+import asyncio
 from bisect import bisect_right
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +19,8 @@ import strawberry
 
 from core import funnels as core
 from core.cursors import CursorKind
+from core.event_columns import epoch_ms
+from core.funnel_columns import Scope, evaluate
 from core.funnels import DroppedUnit, EventType, MatchOp, Unit
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
@@ -27,8 +29,9 @@ from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch
+from storage import event_blocks
 from storage import funnels as store
-from storage.database import Document
+from storage.database import Document, time_budget
 from storage.errors import STORAGE_TIMEOUTS
 from storage.ids import session_key
 
@@ -416,12 +419,6 @@ class ResultOptions:
     breakdown_by: FunnelBreakdownBy | None = None
 
 
-def _kinds(definition: core.FunnelDefinition) -> list[str]:
-    kinds = {step.type.value for step in definition.steps}
-    kinds.update(item.type.value for step in definition.steps for item in step.exclusions)
-    return sorted(kinds)
-
-
 def _count_result(ctx: Context) -> None:
     """At most a few funnel computations per request (a list of funnels with results)."""
     state = ctx.request.state
@@ -441,23 +438,23 @@ async def compute(
         accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)
     except core.FunnelError as exc:  # a funnel saved under older rules, say a `re` pattern
         raise UserError(str(exc)) from None
-    units = store.iter_units(
-        ctx.db,
-        site["_id"],
-        window.start,
-        window.end,
-        _kinds(definition),
-        Unit(options.unit),
-        options.filter.to_storage() if options.filter else None,
-        FunnelBreakdownBy(options.breakdown_by).value if options.breakdown_by else None,
+    session_filter = options.filter.to_storage() if options.filter else store.SessionFilter()
+    scope = Scope(
+        start_ms=epoch_ms(window.start),
+        end_ms=epoch_ms(window.end),
+        unit=Unit(options.unit),
+        wanted=session_filter.conditions(),
+        breakdown=FunnelBreakdownBy(options.breakdown_by).value if options.breakdown_by else None,
     )
     deadline = monotonic() + COMPUTE_BUDGET_S
     try:
-        async with aclosing(units) as stream:
-            async for unit in stream:
-                accumulator.add(unit)
-                if monotonic() > deadline:
-                    raise QueryTimeoutError(TOO_LONG)
+        if COMPUTE_BUDGET_S <= 0:
+            raise TimeoutError
+        with time_budget(COMPUTE_BUDGET_S):
+            block = await event_blocks.read_range(ctx.db, site["_id"], window.start, window.end)
+        await asyncio.to_thread(evaluate, accumulator, block, scope, deadline)
+    except TimeoutError:
+        raise QueryTimeoutError(TOO_LONG) from None
     except STORAGE_TIMEOUTS:
         raise QueryTimeoutError(TOO_LONG) from None
     return FunnelResult.of(accumulator.result(), options, site["_id"])

@@ -11,7 +11,7 @@ any point and run again finishes with the right count per collection.
 from collections.abc import Callable
 from typing import Any
 
-from storage import privacy_requests
+from storage import event_blocks, privacy_requests
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import session_key, visitor_key
@@ -29,6 +29,7 @@ SITE_COLLECTIONS: list[str] = [
     "funnels",
     "heatmap_rollups",
     "exports",
+    *event_blocks.COLLECTIONS,
 ]
 
 # (site id, subject id) -> the documents of one collection that hold the subject.
@@ -103,7 +104,9 @@ class Ledger:
 
 
 async def delete_session_data(ledger: Ledger, site_id: str, session_id: str) -> None:
-    """Every document of one session (the session itself last)."""
+    """Every document of one session (the session itself last); its funnel rows first,
+    out of the day blocks they share with other sessions."""
+    await event_blocks.erase_sessions(ledger.db, site_id, [session_id])
     for collection, scope in SESSION_PLAN.items():
         await ledger.delete(collection, scope(site_id, session_id))
 

@@ -81,6 +81,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "funnels": [IndexModel([("site_id", ASCENDING), ("_id", ASCENDING)], name="site")],
+    # Funnel event blocks (storage/event_blocks.py): every read is equality on these.
+    "event_blocks": [
+        IndexModel([("site_id", ASCENDING), ("day", ASCENDING)], name="site_day"),
+        IndexModel([("site_id", ASCENDING), ("session_ids", ASCENDING)], name="sessions"),
+    ],
+    "event_blocks_open": [
+        IndexModel([("site_id", ASCENDING), ("day", ASCENDING)], name="site_day"),
+        IndexModel([("site_id", ASCENDING), ("session_id", ASCENDING)], name="session"),
+    ],
+    "event_block_days": [IndexModel([("site_id", ASCENDING)], name="site")],
     # A download lists its slices: without it, a scan of every export's data.
     "exports": [
         IndexModel([("request_id", ASCENDING), ("index", ASCENDING)], name="request_slices"),

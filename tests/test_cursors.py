@@ -23,9 +23,10 @@ from core.config import Settings
 from core.cursors import CursorError, CursorKind
 from graph.schema import schema
 from storage.database import Database
-from storage.events import event_document, upsert_events
+from storage.events import event_document
 from storage.ids import session_key, visitor_key
 from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.events_helpers import store_derived
 from tests.graphql_client import gql
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -136,7 +137,7 @@ async def site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]:
         for i in range(2):
             fields = {"kind": "page_view", "url": "https://shop.example/", "path": "/"}
             documents.append(event_document({"_id": f"{key}:{i}", **base}, fields, ms + i * 1000))
-    await upsert_events(db, documents)
+    await store_derived(db, documents)
     return token, site_id
 
 

@@ -11,9 +11,10 @@ import pytest
 from core.rrweb.dom import NodeTable
 from storage import heatmaps
 from storage.database import Database
-from storage.events import event_document, upsert_events
+from storage.events import event_document
 from storage.ids import session_key
 from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.events_helpers import store_derived
 from tests.graphql_client import gql
 from workers.extraction.selector import element_path, selector_of
 from workers.heatmap_rollup import add_click
@@ -138,7 +139,7 @@ async def consumers_of(
         ms = int(T0.timestamp() * 1000)
         view = event_document({"_id": f"{key}:pv", **base}, {"kind": "page_view", "url": URL}, ms)
         click = event_document({"_id": f"{key}:c", **base}, {"kind": "click", **fields}, ms + 500)
-        await upsert_events(db, [view, click])
+        await store_derived(db, [view, click])
         add_click(increments, {"_id": site["id"]}, "desktop", click)
     await heatmaps.apply(db, increments)
     return Consumers(client, token, site["id"])

@@ -17,9 +17,10 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from storage.events import event_document, upsert_events
+from storage.events import event_document
 from storage.ids import session_key
 from tests.accounts_helpers import create_key, create_site, data, error_code, sign_up
+from tests.events_helpers import store_derived
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.ingest_helpers import send_recording as send_shop_recording
@@ -157,7 +158,7 @@ class Shop:
             )
             for n, (ms, kind, fields) in enumerate(specs)
         ]
-        await upsert_events(self.db, documents)
+        await store_derived(self.db, documents)
 
     async def ask(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return await gql(self.client, query, {"s": self.site_id, **variables}, token=self.token)

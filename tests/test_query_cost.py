@@ -14,10 +14,11 @@ from graph.cost import DEFAULT_MAX_COST, JSON_VALUE_COST, PER_REQUEST, list_size
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.schema import schema
 from storage.database import Database
-from storage.events import event_document, upsert_events
+from storage.events import event_document
 from storage.ids import session_key
 from tests.accounts_helpers import create_site, data, error_code, sign_up
 from tests.conftest import serve
+from tests.events_helpers import store_derived
 from tests.extraction.helpers import T0, extract, of_kind, start, track
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
@@ -208,7 +209,7 @@ async def test_a_json_value_over_the_cap_is_not_sent(
         event_document({"_id": f"{key}:small", **base},
                        {"kind": "custom", "name": "small", "properties": {"a": 1}}, at - 1),
     ]  # fmt: skip
-    await upsert_events(db, stored)
+    await store_derived(db, stored)
     query = "query($s: ID!) { events(siteId: $s) { nodes { name properties } } }"
     body = await gql(client, query, {"s": site["id"]}, token=token)
     assert body["data"]["events"]["nodes"] == [

@@ -28,9 +28,10 @@ from graphql import (
 from core.patterns import MAX_PATTERN_LENGTH, MAX_REPEAT, PatternError, compile_pattern
 from graph.schema import schema
 from storage.database import Database
-from storage.events import event_document, upsert_events
+from storage.events import event_document
 from storage.ids import session_key
 from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.events_helpers import store_derived
 from tests.graphql_client import gql
 
 REDOS = "(a+)+$"
@@ -99,7 +100,7 @@ async def _page_views(db: Database, site_id: str, paths: list[str]) -> None:
         fields = {"kind": "page_view", "url": f"https://shop.example{path}", "path": path}
         for step, at in enumerate((base_ms, base_ms + 1000)):
             documents.append(event_document({"_id": f"{key}:{step}", **base}, fields, at))
-    await upsert_events(db, documents)
+    await store_derived(db, documents)
 
 
 async def test_a_catastrophic_pattern_is_evaluated_and_correct(

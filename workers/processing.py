@@ -10,8 +10,8 @@ not) only once later data covers them, or when the session is final.
 from dataclasses import dataclass
 from typing import Any
 
+from storage import event_blocks, sessions, sites
 from storage import events as event_store
-from storage import sessions, sites
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import session_key
@@ -98,7 +98,9 @@ async def _process(
         settings = SignalSettings.from_document(site.get("signals"))
         base = {"site_id": site_id, "session_id": session_id, "visitor_id": session["visitor_id"]}
         sampler = MoveSampler(site, session.get("device_type") or "unknown")
-        report = await _extract(db, pieces[start:], settings, base, final, sampler)
+        derived: list[Document] = []
+        report = await _extract(db, pieces[start:], settings, base, final, sampler, derived)
+        await event_blocks.record_session(db, session, derived, final=final)
         new_chunks = [p.key for p in pieces[start:] if not p.is_part and not p.processed]
         rollup = heatmap_rollup.Rollup(sampler.increments, new_chunks)
         await heatmap_rollup.add_events(db, site, session, rollup, final=final)
@@ -114,7 +116,10 @@ async def _extract(
     base: Document,
     final: bool,
     sampler: MoveSampler,
+    derived: list[Document],
 ) -> ProcessingReport:
+    """Upserts the events derived from `pieces`, flushing every `FLUSH_EVERY`; `derived`
+    receives every one of them."""
     extractor = Extractor(settings)
     report = ProcessingReport()
     pending: list[Document] = []
@@ -123,10 +128,12 @@ async def _extract(
         sampler.feed(events, count=not piece.processed)
         pending.extend(_documents(key, base, extractor.feed(events)))
         if len(pending) >= FLUSH_EVERY:
+            derived.extend(pending)
             report.events_written += await event_store.upsert_events(db, pending)
             pending = []
     report.pieces = len(pieces)
     pending.extend(_documents(key, base, extractor.finish(final)))
+    derived.extend(pending)
     report.events_written += await event_store.upsert_events(db, pending)
     crash_point("extraction.events_written")
     return report
