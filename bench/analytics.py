@@ -3,12 +3,12 @@
     .venv/bin/python -m bench.analytics [--events N] [--sessions N] [--repeat N]
 
 Sessions walk a shop (home → product → add to cart → checkout) and drop off at
-random; their events are written to the events collection as the extraction
-worker writes them. The 4-step funnel is computed the way the API computes it
-(one sorted cursor, one unit at a time) and, as the reference, by the same
-evaluation over the events already in memory. The click heatmap is built into
-rollups the way workers build it and read back; its read must not grow with
-the number of events (run with two sizes to see it).
+random; their events are written to the events collection, and their funnel blocks
+folded per day, as the extraction worker writes them. The 4-step funnel is computed the
+way the API computes it (the range's blocks read, then evaluated as columns) and, as the
+reference, by the event-by-event evaluation over the events already in memory. The click
+heatmap is built into rollups the way workers build it and read back; its read must not
+grow with the number of events (run with two sizes to see it).
 """
 
 import argparse
@@ -25,6 +25,8 @@ from pymongo.errors import ExecutionTimeout
 from bench import progress
 from bench.harness import percentile, running_stack
 from core import heatmaps as grid
+from core.event_columns import Block, BlockSession, epoch_ms, session_block, split_by_day
+from core.funnel_columns import Scope, evaluate
 from core.funnels import (
     EventType,
     FunnelAccumulator,
@@ -36,10 +38,9 @@ from core.funnels import (
     UnitEvents,
     UrlMatcher,
 )
+from storage import event_blocks, heatmaps
 from storage import events as event_store
-from storage import heatmaps
 from storage.database import Database, create_client
-from storage.funnels import iter_units
 from storage.heatmap_reads import read_heatmap
 from storage.indexes import ensure_indexes
 from workers.heatmap_rollup import add_click
@@ -113,6 +114,7 @@ async def _store(db: Database, by_session: list[list[dict[str, Any]]]) -> None:
             batch = []
     if batch:
         await db[event_store.COLLECTION].insert_many(batch, ordered=False)
+    await _store_blocks(db, by_session)
     inc = heatmaps.Increments()
     for events in by_session:
         for event in events:
@@ -121,13 +123,26 @@ async def _store(db: Database, by_session: list[list[dict[str, Any]]]) -> None:
     await heatmaps.apply(db, inc)
 
 
+async def _store_blocks(db: Database, by_session: list[list[dict[str, Any]]]) -> None:
+    """The funnel blocks extraction would have folded: one per session and day, per day."""
+    by_day: dict[int, list[Block]] = {}
+    for events in progress.track(by_session, "building event blocks", len(by_session)):
+        first = events[0]
+        owner = BlockSession(
+            first["session_id"], first["visitor_id"], 1, {"device_type": "desktop"}
+        )
+        for day, block in split_by_day(session_block(owner, events)).items():
+            by_day.setdefault(day, []).append(block)
+    for day, blocks in by_day.items():
+        await event_blocks.fold_sessions(db, "bench-site", day, blocks)
+
+
 async def _funnel_from_storage(db: Database) -> int:
+    """As the API computes it: the range's blocks read, then evaluated."""
     acc = FunnelAccumulator(FUNNEL)
-    kinds = sorted({s.type.value for s in FUNNEL.steps})
-    async for unit in iter_units(
-        db, "bench-site", START, START + timedelta(days=60), kinds, Unit.SESSIONS
-    ):
-        acc.add(unit)
+    end = START + timedelta(days=60)
+    block = await event_blocks.read_range(db, "bench-site", START, end)
+    evaluate(acc, block, Scope(epoch_ms(START), epoch_ms(end), Unit.SESSIONS, {}))
     return acc.result().steps[-1].entered
 
 

@@ -70,36 +70,44 @@ class BlockBusy(RuntimeError):
 # Documents.
 
 
-def _keys_blob(keys: Sequence[str]) -> Binary:
-    return Binary(zstandard.ZstdCompressor().compress(orjson.dumps(list(keys))))
-
-
 def _document(site_id: str, day: int, block: Block) -> Document:
-    return {
-        "site_id": site_id,
-        "day": day,
-        "rows": len(block.columns),
-        "columns": Binary(pack(block.columns)),
+    """Columns and tables as two zstd blobs: FerretDB decodes a few binaries far faster
+    than thousands of nested values. `session_ids` stays a plain array for erasure."""
+    tables = {
         "strings": block.strings,
         "elements": list(block.elements),
         "sessions": [
             {"id": s.session_id, "visitor": s.visitor_id, "v": s.version, "facts": dict(s.facts)}
             for s in block.sessions
         ],
+    }
+    return {
+        "site_id": site_id,
+        "day": day,
+        "rows": len(block.columns),
+        "columns": Binary(pack(block.columns)),
+        "tables": _zstd_json(tables),
         "session_ids": [s.session_id for s in block.sessions],
     }
 
 
+def _zstd_json(value: Any) -> Binary:
+    return Binary(zstandard.ZstdCompressor().compress(orjson.dumps(value)))
+
+
+def _unzstd_json(blob: bytes) -> Any:
+    return orjson.loads(zstandard.ZstdDecompressor().decompress(blob))
+
+
 def _block(doc: Document) -> Block:
+    tables = _unzstd_json(bytes(doc["tables"]))
     sessions = [
         BlockSession(s["id"], s["visitor"], int(s["v"]), s.get("facts") or {})
-        for s in doc["sessions"]
+        for s in tables["sessions"]
     ]
-    keys = None
-    if "keys" in doc:
-        keys = orjson.loads(zstandard.ZstdDecompressor().decompress(bytes(doc["keys"])))
+    keys = _unzstd_json(bytes(doc["keys"])) if "keys" in doc else None
     columns = unpack(bytes(doc["columns"]), int(doc["rows"]))
-    return Block(sessions, list(doc["strings"]), list(doc["elements"]), columns, keys)
+    return Block(sessions, tables["strings"], tables["elements"], columns, keys)
 
 
 def _open_id(site_id: str, session_id: str, day: int, version: int) -> str:
@@ -115,7 +123,7 @@ def _open_document(site_id: str, day: int, block: Block, final: bool) -> Documen
         "visitor_id": session.visitor_id,
         "version": session.version,
         "final": final,
-        "keys": _keys_blob(block.keys or []),
+        "keys": _zstd_json(block.keys or []),
     }
 
 
@@ -217,11 +225,18 @@ async def fold_day(
         if len(waiting) < least:
             return 0
         parts = await _parts(db, site_id, day)
-        await _write_folded(db, site_id, day, parts, [_block(d) for d in waiting])
+        await write_folded(db, site_id, day, parts, [_block(d) for d in waiting])
         crash_point("event_blocks.folded")
         for doc in waiting:
             await db[OPEN].delete_one({"_id": doc["_id"]})
         return len(waiting)
+
+
+async def fold_sessions(db: Database, site_id: str, day: int, blocks: list[Block]) -> None:
+    """Fold one-session blocks of the day straight into its parts (imports, migrations)."""
+    async with _DayClaim(db, site_id, day, wait=True):
+        await _mark_day(db, site_id, day)
+        await write_folded(db, site_id, day, await _parts(db, site_id, day), blocks)
 
 
 async def _parts(db: Database, site_id: str, day: int) -> list[Document]:
@@ -229,26 +244,43 @@ async def _parts(db: Database, site_id: str, day: int) -> list[Document]:
     return sorted(found, key=lambda doc: doc["part"])
 
 
-async def _write_folded(
+async def write_folded(
     db: Database, site_id: str, day: int, parts: list[Document], fresh: list[Block]
 ) -> None:
-    """Parts without the fresh sessions' older rows, the fresh rows added to the last."""
-    versions = {s.session_id: s.version for b in fresh for s in b.sessions}
+    """The day's `parts` (as read, under the day's claim) without the fresh sessions' older
+    rows, and the fresh sessions' rows added after the last part's."""
     blocks = [_block(doc) for doc in parts]
     fresh = [b for b in fresh if not _already_folded(b, blocks)]
+    if not fresh:
+        return
+    versions = {s.session_id: s.version for b in fresh for s in b.sessions}
     for doc, block in zip(parts, blocks, strict=True):
         stale = {s.session_id for s in block.sessions if s.session_id in versions}
         stale -= {s.session_id for s in block.sessions if versions.get(s.session_id) == s.version}
         if stale:
             await _replace_part(db, site_id, day, doc["part"], without_sessions(block, stale))
-    if not fresh:
-        return
-    last = len(parts) - 1
-    if parts and parts[last]["rows"] + sum(len(b.columns) for b in fresh) <= PART_ROWS:
+    next_part = len(parts)
+    if parts and parts[-1]["rows"] + len(fresh[0].columns) <= PART_ROWS:
         tail = await _parts(db, site_id, day)
-        await _replace_part(db, site_id, day, last, merged([_block(tail[last]), *fresh]))
-    else:
-        await _replace_part(db, site_id, day, last + 1, merged(fresh))
+        fresh = [_block(tail[-1]), *fresh]
+        next_part -= 1
+    for group in _groups(fresh):
+        await _replace_part(db, site_id, day, next_part, merged(group))
+        next_part += 1
+
+
+def _groups(blocks: list[Block]) -> list[list[Block]]:
+    """The blocks in order, cut into groups of at most `PART_ROWS` rows (a bigger block
+    alone)."""
+    groups: list[list[Block]] = []
+    rows = 0
+    for block in blocks:
+        if not groups or rows + len(block.columns) > PART_ROWS:
+            groups.append([])
+            rows = 0
+        groups[-1].append(block)
+        rows += len(block.columns)
+    return groups
 
 
 def _already_folded(block: Block, parts: list[Block]) -> bool:
