@@ -3,9 +3,9 @@
 The numbers are those of `core.funnels` over the same events (the tests compare both on
 random data). What changes is the work: each condition of the funnel is tested once per
 distinct string or element of the block, every event is classified by array lookups, units
-are grouped by one sort, and the exact search of `core.funnels` runs only for units that
-have a step 1 event, over only the events that can play a step or exclude one (leaving the
-others out changes neither the order nor what lies between two events).
+are grouped by one sort, and the exact search runs for all units at once
+(`core.funnel_search`) over only the events that can play a step or exclude one (leaving
+the others out changes neither the order nor what lies between two events).
 """
 
 import time
@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from core.event_columns import KIND_CODES, Block
-from core.funnels import ClassifiedUnit, ColumnCheck, FunnelAccumulator, Unit
+from core.funnel_search import Events, Rules, Search
+from core.funnels import ColumnCheck, FunnelAccumulator, Unit
 
 BoolArray = npt.NDArray[np.bool_]
-# Units between two looks at the clock.
-DEADLINE_EVERY = 512
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -106,117 +106,59 @@ def evaluate(
         return
     sessions = block.columns.session[rows].astype(np.int64)
     units = unit_of[sessions]
-    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
-    _, breakdowns = _session_facts(block, scope)
-    masks = [_check_mask(block, rows, check) for check in checks]
-    _Units(accumulator, block, rows, sessions, starts, unit_ids, breakdowns).add(
-        units, checks, masks, deadline
+    plays, excludes = _roles(
+        accumulator.step_count, checks, [_check_mask(block, rows, c) for c in checks]
     )
+    relevant = np.logical_or.reduce([*plays, *excludes])
+    kept = np.flatnonzero(relevant)
+    events = Events(
+        times=block.columns.ms[rows[kept]],
+        unit=units[kept],
+        plays=[mask[kept] for mask in plays],
+        excludes=[mask[kept] for mask in excludes],
+    )
+    _check_time(deadline)
+    depth, paths = _paths(events, accumulator)
+    _check_time(deadline)
+    _, breakdowns = _session_facts(block, scope)
+    reached = dict(zip(np.unique(events.unit).tolist(), range(len(depth)), strict=True))
+    times = events.times
+    kept_sessions = sessions[kept]
+    for start in np.flatnonzero(np.r_[True, units[1:] != units[:-1]]).tolist():
+        unit = int(units[start])
+        breakdown = breakdowns[int(sessions[start])]
+        found = reached.get(unit)
+        steps = int(depth[found]) if found is not None else 0
+        if not steps:
+            accumulator.add_unreached(breakdown)
+            continue
+        positions = paths[found, :steps]
+        session = block.sessions[int(kept_sessions[positions[-1]])].session_id
+        accumulator.add_path(unit_ids[unit], breakdown, times[positions].tolist(), session)
 
 
-class _Units:
-    """Hands the sorted events to the accumulator one unit at a time."""
-
-    def __init__(
-        self,
-        accumulator: FunnelAccumulator,
-        block: Block,
-        rows: npt.NDArray[np.int64],
-        sessions: npt.NDArray[np.int64],
-        starts: npt.NDArray[np.int64],
-        unit_ids: list[str],
-        breakdowns: list[str | None],
-    ) -> None:
-        self.accumulator, self.block = accumulator, block
-        self.rows, self.sessions, self.starts = rows, sessions, starts
-        self.unit_ids, self.breakdowns = unit_ids, breakdowns
-
-    def add(
-        self,
-        units: npt.NDArray[np.int64],
-        checks: list[ColumnCheck],
-        masks: list[BoolArray],
-        deadline: float | None,
-    ) -> None:
-        relevant = np.zeros(len(self.rows), dtype=bool)
-        for mask in masks:
-            relevant |= mask
-        kept = np.flatnonzero(relevant)
-        # Per kept event: its unit's number among `starts`, and its position in the unit.
-        unit_index = np.searchsorted(self.starts, kept, side="right") - 1
-        first_kept = np.searchsorted(kept, self.starts)
-        position = np.arange(len(kept)) - first_kept[unit_index]
-        steps = self.accumulator.step_count
-        roles = _Roles(checks, masks, kept, unit_index, position, steps, len(self.starts))
-        times = self.block.columns.ms[self.rows[kept]].tolist()
-        bounds = np.r_[first_kept, len(kept)].tolist()
-        step_one = roles.has_step_one()
-        for u, start in enumerate(self.starts.tolist()):
-            if deadline is not None and u % DEADLINE_EVERY == 0 and time.monotonic() > deadline:
-                raise TimeoutError("the funnel's time budget is spent")
-            breakdown = self.breakdowns[int(self.sessions[start])]
-            if not step_one[u]:
-                self.accumulator.add_unreached(breakdown)
-                continue
-            lo, hi = bounds[u], bounds[u + 1]
-            self.accumulator.add_classified(
-                ClassifiedUnit(
-                    unit_id=self.unit_ids[int(units[start])],
-                    breakdown=breakdown,
-                    times=times[lo:hi],
-                    candidates=roles.candidates(u),
-                    exclusions=roles.exclusions(u),
-                    session_of=self._session_lookup(kept, lo),
-                )
-            )
-
-    def _session_lookup(self, kept: npt.NDArray[np.int64], lo: int) -> Callable[[int], str]:
-        def session_of(position: int) -> str:
-            session = int(self.sessions[kept[lo + position]])
-            return self.block.sessions[session].session_id
-
-        return session_of
+def _check_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeoutError("the funnel's time budget is spent")
 
 
-class _Roles:
-    """Per step, the positions (within their unit) of the events that play it or exclude
-    it, cut per unit."""
+def _roles(
+    steps: int, checks: list[ColumnCheck], masks: list[BoolArray]
+) -> tuple[list[BoolArray], list[BoolArray]]:
+    """Per step, the events that can play it and the events that exclude it."""
+    size = len(masks[0]) if masks else 0
+    plays = [np.zeros(size, dtype=bool) for _ in range(steps)]
+    excludes = [np.zeros(size, dtype=bool) for _ in range(steps)]
+    for check, mask in zip(checks, masks, strict=True):
+        for step in check.steps:
+            plays[step] |= mask
+        for step in check.exclusions:
+            excludes[step] |= mask
+    return plays, excludes
 
-    def __init__(
-        self,
-        checks: list[ColumnCheck],
-        masks: list[BoolArray],
-        kept: npt.NDArray[np.int64],
-        unit_index: npt.NDArray[np.int64],
-        position: npt.NDArray[np.int64],
-        steps: int,
-        unit_count: int,
-    ) -> None:
-        self.steps, self.unit_count = steps, unit_count
-        play = [np.zeros(len(kept), dtype=bool) for _ in range(steps)]
-        block = [np.zeros(len(kept), dtype=bool) for _ in range(steps)]
-        for check, mask in zip(checks, masks, strict=True):
-            on_kept = mask[kept]
-            for step in check.steps:
-                play[step] |= on_kept
-            for step in check.exclusions:
-                block[step] |= on_kept
-        self._play = [self._per_unit(m, unit_index, position) for m in play]
-        self._block = [self._per_unit(m, unit_index, position) for m in block]
 
-    def _per_unit(
-        self, mask: BoolArray, unit_index: npt.NDArray[np.int64], position: npt.NDArray[np.int64]
-    ) -> tuple[list[int], list[int]]:
-        chosen = np.flatnonzero(mask)
-        cuts = np.searchsorted(unit_index[chosen], np.arange(self.unit_count + 1))
-        return position[chosen].tolist(), cuts.tolist()
-
-    def has_step_one(self) -> list[bool]:
-        _, cuts = self._play[0]
-        return [cuts[u + 1] > cuts[u] for u in range(self.unit_count)]
-
-    def candidates(self, unit: int) -> list[list[int]]:
-        return [positions[cuts[unit] : cuts[unit + 1]] for positions, cuts in self._play]
-
-    def exclusions(self, unit: int) -> list[list[int]]:
-        return [positions[cuts[unit] : cuts[unit + 1]] for positions, cuts in self._block]
+def _paths(events: Events, accumulator: FunnelAccumulator) -> tuple[IntArray, IntArray]:
+    if not len(events):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, accumulator.step_count), dtype=np.int64)
+    rules = Rules(accumulator.window_ms, accumulator.max_ms)
+    return Search(events, rules).paths()

@@ -775,19 +775,6 @@ class ColumnCheck:
         return cls(kind, tests, check.steps, check.exclusions)
 
 
-@dataclass(frozen=True)
-class ClassifiedUnit:
-    """One unit's events, already tested: their times (ms, in event order), and per step the
-    positions that can play it and the positions that exclude it (both ascending)."""
-
-    unit_id: str
-    breakdown: str | None
-    times: Sequence[int]
-    candidates: list[list[int]]
-    exclusions: list[list[int]]
-    session_of: Callable[[int], str]
-
-
 class FunnelAccumulator:
     """Funnel numbers over units given one at a time, so memory holds one unit's events plus
     per-step counts, one time per converted unit and step, and the drop-off samples."""
@@ -810,18 +797,15 @@ class FunnelAccumulator:
         session = (_string(last.event, "session_id") if last else None) or unit.session_id
         self._count(unit.unit_id, unit.breakdown, [item.ms for item in path], session, last)
 
-    def add_classified(self, unit: ClassifiedUnit) -> None:
-        """A unit whose events were already tested against the funnel's checks (see
-        `column_checks`): positions index `unit.times`, which are in event order."""
-        search = _UnitSearch(self._funnel, unit.times, unit.candidates, unit.exclusions)
-        positions = search.best_path()
-        path = [unit.times[position] for position in positions]
-        session = unit.session_of(positions[-1]) if positions else unit.unit_id
+    def add_path(
+        self, unit_id: str, breakdown: str | None, path: Sequence[int], session: str
+    ) -> None:
+        """A unit whose best attempt was found elsewhere (`core.funnel_search`): the times
+        (ms) of its steps' events, and the session of the last one."""
         last = None
-        if positions:
-            at = _EPOCH + timedelta(milliseconds=path[-1])
-            last = _Timed(path[-1], at, positions[-1], {})
-        self._count(unit.unit_id, unit.breakdown, path, session, last)
+        if path:
+            last = _Timed(path[-1], _EPOCH + timedelta(milliseconds=path[-1]), 0, {})
+        self._count(unit_id, breakdown, list(path), session, last)
 
     def add_unreached(self, breakdown: str | None) -> None:
         """A unit with events, none of which can play step 1."""
@@ -848,6 +832,15 @@ class FunnelAccumulator:
     @property
     def step_count(self) -> int:
         return self._funnel.size
+
+    @property
+    def window_ms(self) -> int:
+        return self._funnel.window_ms
+
+    @property
+    def max_ms(self) -> tuple[int | None, ...]:
+        """Per step, its maximum time from the previous step (None: no maximum)."""
+        return self._funnel.max_ms
 
     def column_checks(self) -> list[ColumnCheck]:
         """The funnel's distinct conditions, each as tests of single stored values."""

@@ -176,7 +176,7 @@ def _by_columns(definition: FunnelDefinition, block: Any, scope: Scope) -> Funne
     return accumulator.result()
 
 
-@pytest.mark.parametrize("seed", range(150))
+@pytest.mark.parametrize("seed", range(400))
 def test_columns_give_the_numbers_of_the_events(seed: int) -> None:
     rng = random.Random(seed)
     by_session = _site(rng)
