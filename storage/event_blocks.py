@@ -14,9 +14,10 @@ Two collections, every document written whole and found by equality:
 - `event_block_days`: a marker per (site, day) that has blocks, so a read over a long
   range asks only for the days that hold data.
 
-A funnel's read is one query for the site's days, one for its open blocks and one per day
-in range: equality on `site_id` (and `day`), pushed down by FerretDB and served by the
-`site_day` indexes on MongoDB. Rows of a session that appears twice (an open block newer
+A funnel's read is one query for the site's days, one for its open blocks, and one for its
+parts (when the range holds at least half of the site's days) or one per day in range:
+equality on `site_id` (and `day`), pushed down by FerretDB and served by the `site_day`
+indexes on MongoDB. Rows of a session that appears twice (an open block newer
 than its folded rows, or a fold interrupted before its cleanup) are taken from the newest.
 """
 
@@ -307,16 +308,27 @@ async def read_range(db: Database, site_id: str, start: datetime, end: datetime)
     marked = await db[DAYS].find({"site_id": site_id}).to_list(None)
     days = sorted(doc["day"] for doc in marked if first <= doc["day"] <= last)
     open_docs = await db[OPEN].find({"site_id": site_id}).to_list(None)
+    docs = await _parts_of_days(db, site_id, days, whole_site=2 * len(days) >= len(marked))
+    docs += [doc for doc in open_docs if first <= doc["day"] <= last]
+    return merged(_newest_only([(doc["day"], _block(doc)) for doc in docs]))
+
+
+async def _parts_of_days(
+    db: Database, site_id: str, days: list[int], *, whole_site: bool
+) -> list[Document]:
+    """The parts of the given days: one query for the whole site when they are at least
+    half of its days (fewer round trips), else one equality query per day."""
+    if whole_site:
+        wanted = set(days)
+        found = await db[FOLDED].find({"site_id": site_id}).to_list(None)
+        return [doc for doc in found if doc["day"] in wanted]
     gate = asyncio.Semaphore(READ_CONCURRENCY)
 
     async def day_parts(day: int) -> list[Document]:
         async with gate:
             return await _parts(db, site_id, day)
 
-    folded = await asyncio.gather(*map(day_parts, days))
-    docs = [doc for found in folded for doc in found]
-    docs += [doc for doc in open_docs if first <= doc["day"] <= last]
-    return merged(_newest_only([(doc["day"], _block(doc)) for doc in docs]))
+    return [doc for found in await asyncio.gather(*map(day_parts, days)) for doc in found]
 
 
 def _newest_only(blocks: list[tuple[int, Block]]) -> list[Block]:

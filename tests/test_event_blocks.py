@@ -131,3 +131,18 @@ async def test_erasing_sessions_leaves_nothing_of_them_folded_or_open(db: Databa
     assert {s.session_id for s in block.sessions} == {"s1"}
     assert await mentions(db, ["s2", "v2", "s3", "v3", f"{secret}-s2"]) == []
     assert await mentions(db, [f"{secret}-s1"]) != []
+
+
+async def test_any_range_reads_exactly_the_days_it_touches(db: Database) -> None:
+    by_day = []
+    for number in range(4):
+        session = _session(number)
+        events = _events(session, number * 86_400 + 60)
+        by_day.append(events)
+        await record_session(db, session, events, final=number % 2 == 0)
+    await fold_day(db, SITE, by_day[0][0]["day"], wait=True, least=1)
+    for first in range(4):
+        for last in range(first, 4):
+            start = DAY + timedelta(days=first)
+            block = await read_range(db, SITE, start, DAY + timedelta(days=last + 1))
+            assert _stored(block) == _expected(*by_day[first : last + 1]), (first, last)
