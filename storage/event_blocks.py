@@ -157,7 +157,7 @@ async def record_session(
         async for event in db[events.COLLECTION].find(query):
             by_key[event_key(event)] = event
     by_key.update((event_key(d), d) for d in derived)
-    owner = BlockSession(session_id, session["visitor_id"], version, _facts(session))
+    owner = BlockSession(session_id, session["visitor_id"], version, facts_of(session))
     days = split_by_day(session_block(owner, by_key.values()))
     for day, block in days.items():
         await _mark_day(db, site_id, day)
@@ -178,7 +178,7 @@ def _newest_per_day(docs: Sequence[Document]) -> list[Document]:
     return list(newest.values())
 
 
-def _facts(session: Document) -> dict[str, str]:
+def facts_of(session: Document) -> dict[str, str]:
     return {name: session[name] for name in SESSION_FACTS if isinstance(session.get(name), str)}
 
 
