@@ -1,11 +1,13 @@
 """The MongoDB client, its settings, time budgets for its commands, and a liveness check."""
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener as CommandListener  # re-exported for the app
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -18,14 +20,16 @@ Client = AsyncMongoClient[Document]
 MAX_POOL_SIZE = 20
 
 
-def create_client(url: str, *, app_name: str) -> Client:
+def create_client(url: str, *, app_name: str, listeners: Sequence[CommandListener] = ()) -> Client:
     """One client per process, created inside the running event loop.
 
-    The constructor does no I/O; the first operation connects.
+    The constructor does no I/O; the first operation connects. `listeners` (PyMongo's
+    command monitoring) see every command the client sends: tests record them.
     """
     return AsyncMongoClient(
         url,
         appname=app_name,
+        event_listeners=list(listeners),
         tz_aware=True,
         uuidRepresentation="standard",
         maxPoolSize=MAX_POOL_SIZE,
