@@ -187,10 +187,11 @@ async def search_events(
     """Events newest first, cut by (at, _id) keyset."""
     query = build_query(site_id, f)
     if after is not None:
+        # Beside the query's fields, not around them: FerretDB pushes down only top-level
+        # equality (`site_id`), never what sits inside an `$and`.
         at, last_id = after
-        query = {
-            "$and": [query, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}]
-        }
+        keyset = {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}
+        query = {**query, "$and": [*query.get("$and", []), keyset]}
     selector = f.checked_in_python()
     with time_limit(MAX_TIME_MS):
         if selector is None:
