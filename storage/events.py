@@ -263,9 +263,26 @@ async def not_rolled_up(
 
 
 async def mark_rolled_up(db: Database, site_id: str, session_id: str, event_ids: list[str]) -> None:
-    """Mark exactly the events a rollup counted, one statement each (a run counts its new
-    clicks, and the scrolls once): marking by kind would also mark an event written after
-    the count, which would then never be counted."""
-    base = {"site_id": site_id, "session_id": session_id}
+    """Mark exactly `event_ids`, the events a rollup counted, as rolled up.
+
+    The session's unmarked events are read by equality on the session; a kind whose
+    unmarked events are all among `event_ids` (always, under the session's lease: nothing
+    writes the session's events between the count and the mark) is marked in one statement
+    by equality on it, any other one `_id` at a time. Marking by kind without looking
+    would also mark an event written after the count, which would then never count.
+    """
+    if not event_ids:
+        return
+    wanted = set(event_ids)
+    unmarked: dict[str, set[str]] = {}
+    base = {"site_id": site_id, "session_id": session_id, "rolled_up": {"$ne": True}}
+    async for doc in db[COLLECTION].find(base, projection={"kind": 1}):
+        unmarked.setdefault(doc["kind"], set()).add(doc["_id"])
     mark = {"$set": {"rolled_up": True}}
-    await one_by_one(db[COLLECTION].update_one({"_id": i, **base}, mark) for i in event_ids)
+    one_each: list[str] = []
+    for kind, found in sorted(unmarked.items()):
+        if found <= wanted:
+            await db[COLLECTION].update_many({**base, "kind": kind}, mark)
+        else:
+            one_each.extend(sorted(found & wanted))
+    await one_by_one(db[COLLECTION].update_one({"_id": i, **base}, mark) for i in one_each)
