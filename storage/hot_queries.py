@@ -117,8 +117,9 @@ HOT_QUERIES: list[HotQuery] = [
                   "session's equality"),
     HotQuery("events of a session as extraction writes them", "storage.events.upsert_events",
              "events", "by_session", ("site_id", "session_id"), filter=_site(session_id="s"),
-             note="read once per flush; changed events deleted, counted ones replaced and "
-                  "rollup marks set one `_id` each, with the session's keys"),
+             note="read once per flush, and by `mark_rolled_up`; changed events deleted and "
+                  "counted ones replaced one `_id` each, with the session's keys; rollup "
+                  "marks set per kind"),
     HotQuery("parts of a session (replay)", "storage.parts.session_parts", "recording_parts",
              "session_seq", ("site_id", "session_id"), (("first_seq", 1),),
              filter=_site(session_id="s")),
