@@ -1,6 +1,6 @@
 """`create_app`: the one factory that turns configuration into the API."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -31,7 +31,7 @@ from graph.limits import Limits
 from graph.login_throttle import LoginThrottle
 from graph.schema import build_schema
 from graph.view import GraphQLView
-from storage.database import close_client, create_client, database_of
+from storage.database import CommandListener, close_client, create_client, database_of
 from storage.indexes import ensure_indexes
 from storage.site_cache import SiteCache
 from workers.queue import JobQueue
@@ -39,8 +39,14 @@ from workers.queue import JobQueue
 log = get_logger("api")
 
 
-def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starlette:
-    """Build the Starlette app. `schema` replaces the GraphQL schema (tests only)."""
+def create_app(
+    settings: Settings,
+    *,
+    schema: BaseSchema | None = None,
+    listeners: Sequence[CommandListener] = (),
+) -> Starlette:
+    """Build the Starlette app. `schema` replaces the GraphQL schema, `listeners` watch the
+    database commands (tests only)."""
     graphql_schema = schema or build_schema(
         Limits(
             max_depth=settings.SIGHTLINE_GRAPHQL_MAX_DEPTH,
@@ -53,7 +59,7 @@ def create_app(settings: Settings, *, schema: BaseSchema | None = None) -> Starl
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        mongo = create_client(settings.mongodb_url, app_name="sightline-api")
+        mongo = create_client(settings.mongodb_url, app_name="sightline-api", listeners=listeners)
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         throttle = Throttle(redis.connection_pool, settings.secret_key)
         resources = Resources(

@@ -1,11 +1,14 @@
 """The MongoDB client, its settings, time budgets for its commands, and a liveness check."""
 
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener as CommandListener  # re-exported for the app
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -16,16 +19,22 @@ Client = AsyncMongoClient[Document]
 # updates run at once as its own pool has connections (80, scripts/local_services.py): each
 # holds one while it waits for a second. 20 per process keeps an API and two workers below it.
 MAX_POOL_SIZE = 20
+# Single-document commands of one read or job in flight at once (`one_by_one`).
+ONE_BY_ONE_IN_FLIGHT = 4
+
+T = TypeVar("T")
 
 
-def create_client(url: str, *, app_name: str) -> Client:
+def create_client(url: str, *, app_name: str, listeners: Sequence[CommandListener] = ()) -> Client:
     """One client per process, created inside the running event loop.
 
-    The constructor does no I/O; the first operation connects.
+    The constructor does no I/O; the first operation connects. `listeners` (PyMongo's
+    command monitoring) see every command the client sends: tests record them.
     """
     return AsyncMongoClient(
         url,
         appname=app_name,
+        event_listeners=list(listeners),
         tz_aware=True,
         uuidRepresentation="standard",
         maxPoolSize=MAX_POOL_SIZE,
@@ -70,3 +79,18 @@ def time_limit(max_time_ms: int) -> AbstractContextManager[None]:
     deadline wins.
     """
     return time_budget(max_time_ms / 1000)
+
+
+async def one_by_one(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await single-document commands a few at a time; their results in order.
+
+    For a few documents addressed by `_id` each: FerretDB pushes `_id` equality down to
+    PostgreSQL but never `_id: {$in: …}`, which costs a decode of every row instead.
+    """
+    gate = asyncio.Semaphore(ONE_BY_ONE_IN_FLIGHT)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(call) for call in calls)))

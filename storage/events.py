@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError
 from core.elements import ElementSelector, SelectorMatch
 from core.rrweb.selectors import Compound
 from storage.crash_points import crash_point
-from storage.database import Database, Document, time_limit
+from storage.database import Database, Document, one_by_one, time_limit
 
 COLLECTION = "events"
 MAX_TIME_MS = 5000
@@ -48,8 +48,7 @@ async def upsert_events(db: Database, documents: list[Document]) -> int:
     """
     if not documents:
         return 0
-    ids = [d["_id"] for d in documents]
-    stored = {doc["_id"]: doc async for doc in db[COLLECTION].find({"_id": {"$in": ids}})}
+    stored = await _stored_versions(db, documents)
     fresh: list[Document] = []
     counted: list[Document] = []
     for doc in documents:
@@ -57,19 +56,38 @@ async def upsert_events(db: Database, documents: list[Document]) -> int:
         doc["rolled_up"] = bool(before and before.get("rolled_up"))
         if before != doc:
             (counted if doc["rolled_up"] else fresh).append(doc)
-    for doc in counted:
-        await db[COLLECTION].replace_one({"_id": doc["_id"]}, doc)
-    return len(documents) - len(fresh) + await _rewrite(db, fresh)
+    await one_by_one(db[COLLECTION].replace_one(_one(doc), doc) for doc in counted)
+    replaced = [doc for doc in fresh if doc["_id"] in stored]
+    return len(documents) - len(fresh) + await _rewrite(db, fresh, replaced)
 
 
-async def _rewrite(db: Database, documents: list[Document]) -> int:
-    """Delete-then-insert in two round trips rather than a bulk of replaces, which
-    FerretDB does not answer completely. A crash between the two steps loses
-    nothing: the chunks are marked processed only afterwards, so the next run
-    writes the events again."""
+async def _stored_versions(db: Database, documents: list[Document]) -> dict[str, Document]:
+    """The stored versions of `documents`, by `_id`: each session's events read by equality
+    on the session (FerretDB pushes only that down; `_id: {$in: …}` would decode every
+    event of every site), the ones asked for kept here."""
+    wanted = {doc["_id"] for doc in documents}
+    found: dict[str, Document] = {}
+    for site_id, session_id in sorted({(d["site_id"], d["session_id"]) for d in documents}):
+        query = {"site_id": site_id, "session_id": session_id}
+        async for doc in db[COLLECTION].find(query):
+            if doc["_id"] in wanted:
+                found[doc["_id"]] = doc
+    return found
+
+
+def _one(doc: Document) -> Document:
+    """One event, by `_id` and its session's equality keys."""
+    return {"_id": doc["_id"], "site_id": doc["site_id"], "session_id": doc["session_id"]}
+
+
+async def _rewrite(db: Database, documents: list[Document], replaced: list[Document]) -> int:
+    """Delete the stored versions (`replaced`, one statement each: a run changes few events)
+    then insert, rather than a bulk of replaces, which FerretDB does not answer completely.
+    A crash between the two steps loses nothing: the chunks are marked processed only
+    afterwards, so the next run writes the events again."""
     if not documents:
         return 0
-    await db[COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
+    await one_by_one(db[COLLECTION].delete_one(_one(doc)) for doc in replaced)
     crash_point("events.deleted_for_rewrite")
     try:
         result = await db[COLLECTION].insert_many(documents, ordered=False)
@@ -169,10 +187,11 @@ async def search_events(
     """Events newest first, cut by (at, _id) keyset."""
     query = build_query(site_id, f)
     if after is not None:
+        # Beside the query's fields, not around them: FerretDB pushes down only top-level
+        # equality (`site_id`), never what sits inside an `$and`.
         at, last_id = after
-        query = {
-            "$and": [query, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}]
-        }
+        keyset = {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}
+        query = {**query, "$and": [*query.get("$and", []), keyset]}
     selector = f.checked_in_python()
     with time_limit(MAX_TIME_MS):
         if selector is None:
@@ -243,6 +262,27 @@ async def not_rolled_up(
     return await cursor.to_list(None)
 
 
-async def mark_rolled_up(db: Database, event_ids: list[str]) -> None:
-    if event_ids:
-        await db[COLLECTION].update_many({"_id": {"$in": event_ids}}, {"$set": {"rolled_up": True}})
+async def mark_rolled_up(db: Database, site_id: str, session_id: str, event_ids: list[str]) -> None:
+    """Mark exactly `event_ids`, the events a rollup counted, as rolled up.
+
+    The session's unmarked events are read by equality on the session; a kind whose
+    unmarked events are all among `event_ids` (always, under the session's lease: nothing
+    writes the session's events between the count and the mark) is marked in one statement
+    by equality on it, any other one `_id` at a time. Marking by kind without looking
+    would also mark an event written after the count, which would then never count.
+    """
+    if not event_ids:
+        return
+    wanted = set(event_ids)
+    unmarked: dict[str, set[str]] = {}
+    base = {"site_id": site_id, "session_id": session_id, "rolled_up": {"$ne": True}}
+    async for doc in db[COLLECTION].find(base, projection={"kind": 1}):
+        unmarked.setdefault(doc["kind"], set()).add(doc["_id"])
+    mark = {"$set": {"rolled_up": True}}
+    one_each: list[str] = []
+    for kind, found in sorted(unmarked.items()):
+        if found <= wanted:
+            await db[COLLECTION].update_many({**base, "kind": kind}, mark)
+        else:
+            one_each.extend(sorted(found & wanted))
+    await one_by_one(db[COLLECTION].update_one({"_id": i, **base}, mark) for i in one_each)

@@ -9,12 +9,20 @@ then its sort (or its range), so catalog and indexes cannot drift apart.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from storage import events, parts, recordings, sessions
 from storage.database import Document
 
 SITE = "6b0b91e55d5cf409b79cc124"
 T0, T1 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
 DAY0, DAY1 = int(T0.timestamp() * 1000), int(T1.timestamp() * 1000)
 PRIMARY = "_id_"
+
+# The collections that grow with traffic. FerretDB pushes only top-level equality down to
+# PostgreSQL, so every query on these selects by equality on `site_id` (or `_id`) and never
+# by `_id: {$in: …}`; the rest of a selection is finished on the session's few rows.
+# tests/test_large_collection_queries.py checks every command a realistic flow sends.
+LARGE_COLLECTIONS = (events.COLLECTION, recordings.COLLECTION, parts.COLLECTION,
+                     sessions.COLLECTION)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ HOT_QUERIES: list[HotQuery] = [
     HotQuery("funnel: sessions for filters and breakdowns", "storage.funnels.iter_units",
              "sessions", "by_start", ("site_id",), range="started_at",
              filter=_site(started_at={"$lt": T1}, last_activity_at={"$gte": T0})),
+    HotQuery("sessions of a funnel's drop-off page", "storage.funnels.session_details",
+             "sessions", PRIMARY, ("_id",), filter={"_id": f"{SITE}:s"},
+             note="one `_id` lookup per session of the page, four in flight"),
     HotQuery("saved funnels of a site", "storage.funnels.list_funnels", "funnels", "site",
              ("site_id",), (("_id", 1),), filter=_site()),
     HotQuery("heatmap catalog of a page", "storage.heatmaps.buckets", "heatmap_rollups",
@@ -98,6 +109,17 @@ HOT_QUERIES: list[HotQuery] = [
     HotQuery("chunks of a session", "storage.recordings.session_chunks", "recording_chunks",
              "session_seq", ("site_id", "session_id"), (("seq", 1),),
              filter=_site(session_id="s", seq={"$gt": -1})),
+    HotQuery("chunks of a session by seq (data, marks, deletion)",
+             "storage.recordings.iter_chunk_data", "recording_chunks", "session_seq",
+             ("site_id", "session_id"), (("seq", 1),),
+             filter=_site(session_id="s", seq={"$in": [0, 1]}),
+             note="also `mark_processed` and `delete_chunks`: `seq: {$in}` beside the "
+                  "session's equality"),
+    HotQuery("events of a session as extraction writes them", "storage.events.upsert_events",
+             "events", "by_session", ("site_id", "session_id"), filter=_site(session_id="s"),
+             note="read once per flush, and by `mark_rolled_up`; changed events deleted and "
+                  "counted ones replaced one `_id` each, with the session's keys; rollup "
+                  "marks set per kind"),
     HotQuery("parts of a session (replay)", "storage.parts.session_parts", "recording_parts",
              "session_seq", ("site_id", "session_id"), (("first_seq", 1),),
              filter=_site(session_id="s")),

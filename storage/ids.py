@@ -23,3 +23,8 @@ def visitor_key(site_id: str, visitor_id: str) -> str:
 
 def chunk_key(site_id: str, session_id: str, seq: int) -> str:
     return f"{site_id}:{session_id}:{seq:010d}"
+
+
+def seq_of_chunk_key(key: str) -> int:
+    """The sequence number `chunk_key` put last in a chunk's key."""
+    return int(key.rsplit(":", 1)[1])

@@ -20,6 +20,8 @@ PART_BATCH = 2000
 @dataclass(frozen=True)
 class Piece:
     key: str
+    site_id: str
+    session_id: str
     is_part: bool
     seqs: tuple[int, ...]
     has_full_snapshot: bool
@@ -32,12 +34,14 @@ class Piece:
 
 
 def _chunk_piece(doc: Document) -> Piece:
-    return Piece(doc["_id"], False, (doc["seq"],), doc.get("has_full_snapshot", False),
-                 doc.get("processed", False), doc.get("first_ts"))  # fmt: skip
+    return Piece(doc["_id"], doc["site_id"], doc["session_id"], False, (doc["seq"],),
+                 doc.get("has_full_snapshot", False), doc.get("processed", False),
+                 doc.get("first_ts"))  # fmt: skip
 
 
 def _part_piece(doc: Document) -> Piece:
-    return Piece(doc["_id"], True, tuple(doc["seqs"]), bool(doc.get("snapshot_seqs")), True)
+    return Piece(doc["_id"], doc["site_id"], doc["session_id"], True, tuple(doc["seqs"]),
+                 bool(doc.get("snapshot_seqs")), True)  # fmt: skip
 
 
 async def list_pieces(db: Database, site_id: str, session_id: str) -> list[Piece]:
@@ -66,15 +70,24 @@ async def _part_events(db: Database, key: str) -> AsyncIterator[list[dict[str, A
         yield batch
 
 
+def _chunk_data(db: Database, pieces: list[Piece]) -> AsyncIterator[Document]:
+    """The data of the raw chunks among `pieces` (of one session), through one cursor
+    rather than one query each: on a server without index-backed lookups, per-chunk
+    queries cost a scan each."""
+    chunks = [p for p in pieces if not p.is_part]
+    sessions = {(p.site_id, p.session_id) for p in chunks}
+    if len(sessions) > 1:
+        raise ValueError("pieces of more than one session")
+    site_id, session_id = next(iter(sessions), ("", ""))
+    return recordings.iter_chunk_data(db, site_id, session_id, [p.first_seq for p in chunks])
+
+
 async def pieces_events(
     db: Database, pieces: list[Piece]
 ) -> AsyncIterator[tuple[Piece, list[dict[str, Any]]]]:
-    """The events of `pieces`, in order, in slices small enough to hold.
-
-    Raw chunks are read through one cursor rather than one query each: on a
-    server without index-backed lookups, per-chunk queries cost a scan each.
-    """
-    chunk_docs = recordings.iter_chunk_data(db, [p.key for p in pieces if not p.is_part])
+    """The events of `pieces` (of one session, as `list_pieces` gives them), in order, in
+    slices small enough to hold."""
+    chunk_docs = _chunk_data(db, pieces)
     for piece in pieces:
         if piece.is_part:
             async for events in _part_events(db, piece.key):

@@ -95,15 +95,23 @@ async def unprocessed_sessions(
     return sorted({(doc["site_id"], doc["session_id"]) async for doc in cursor})
 
 
-async def mark_processed(db: Database, chunk_ids: list[str]) -> None:
-    if chunk_ids:
-        await db[COLLECTION].update_many({"_id": {"$in": chunk_ids}}, {"$set": {"processed": True}})
+def _of_session(site_id: str, session_id: str, seqs: list[int]) -> Document:
+    """Some chunks of one session: equality on the session (the one selection FerretDB
+    pushes down to PostgreSQL, and the `session_seq` index's prefix on MongoDB), the
+    sequence numbers then checked on the session's few rows."""
+    return {"site_id": site_id, "session_id": session_id, "seq": {"$in": seqs}}
 
 
-async def delete_chunks(db: Database, chunk_ids: list[str]) -> int:
-    if not chunk_ids:
+async def mark_processed(db: Database, site_id: str, session_id: str, seqs: list[int]) -> None:
+    if seqs:
+        query = _of_session(site_id, session_id, seqs)
+        await db[COLLECTION].update_many(query, {"$set": {"processed": True}})
+
+
+async def delete_chunks(db: Database, site_id: str, session_id: str, seqs: list[int]) -> int:
+    if not seqs:
         return 0
-    result = await db[COLLECTION].delete_many({"_id": {"$in": chunk_ids}})
+    result = await db[COLLECTION].delete_many(_of_session(site_id, session_id, seqs))
     return result.deleted_count
 
 
@@ -119,12 +127,14 @@ async def delete_orphan_chunks(
     return result.deleted_count
 
 
-async def iter_chunk_data(db: Database, chunk_ids: list[str]) -> AsyncIterator[Document]:
-    """The given chunks with their data, in sequence order, a few at a time."""
-    if not chunk_ids:
+async def iter_chunk_data(
+    db: Database, site_id: str, session_id: str, seqs: list[int]
+) -> AsyncIterator[Document]:
+    """The session's chunks `seqs` with their data, in sequence order, a few at a time."""
+    if not seqs:
         return
     cursor = db[COLLECTION].find(
-        {"_id": {"$in": chunk_ids}}, sort=[("seq", 1)], batch_size=CURSOR_BATCH
+        _of_session(site_id, session_id, seqs), sort=[("seq", 1)], batch_size=CURSOR_BATCH
     )
     async for doc in cursor:
         yield doc

@@ -134,8 +134,8 @@ async def test_only_processed_chunks_are_compacted_while_live(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     token, site = await shop_session(client)
-    chunk_ids = [c["_id"] for c in await recordings.session_chunks(db, site["id"], "session-0001")]
-    await recordings.mark_processed(db, chunk_ids[:5])
+    seqs = [c["seq"] for c in await recordings.session_chunks(db, site["id"], "session-0001")]
+    await recordings.mark_processed(db, site["id"], "session-0001", seqs[:5])
     report = await _compact(db, site["id"], only_processed=True)
     assert report.chunks_removed == 5
     assert (await counts(db))["recording_chunks"] == 3

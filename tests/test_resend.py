@@ -54,7 +54,8 @@ async def _processed(world: World) -> None:
 
 async def _partly_compacted(world: World) -> None:
     chunks = await recordings.session_chunks(world.db, world.site["id"], SESSION)
-    await recordings.mark_processed(world.db, [c["_id"] for c in chunks[: len(chunks) // 2]])
+    seqs = [c["seq"] for c in chunks[: len(chunks) // 2]]
+    await recordings.mark_processed(world.db, world.site["id"], SESSION, seqs)
     assert (await world.compact(only_processed=True)).chunks_removed > 0
 
 

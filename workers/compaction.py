@@ -22,7 +22,7 @@ from core.part_codec import PartWriter, checksum_of, iter_part_events
 from storage import parts, recordings, sessions
 from storage.crash_points import crash_point
 from storage.database import Database, Document
-from storage.ids import chunk_key, session_key
+from storage.ids import session_key
 from workers.leases import DEFAULT_LEASE, SessionLease, session_lease
 
 log = get_logger(__name__)
@@ -113,8 +113,7 @@ async def _matches(db: Database, part_id: str, expected: parts.PartFigures) -> b
 async def _delete_chunks(db: Database, site_id: str, session_id: str, seqs: set[int]) -> int:
     if not seqs:
         return 0
-    chunk_ids = [chunk_key(site_id, session_id, seq) for seq in sorted(seqs)]
-    return await recordings.delete_chunks(db, chunk_ids)
+    return await recordings.delete_chunks(db, site_id, session_id, sorted(seqs))
 
 
 async def _compact(
@@ -125,8 +124,12 @@ async def _compact(
     lease: SessionLease,
     limits: CompactionLimits,
 ) -> None:
+    if not chunks:
+        return
     writer, members, snapshots = PartWriter(), [], []
-    async for chunk in recordings.iter_chunk_data(db, [c["_id"] for c in chunks]):
+    site_id, session_id = chunks[0]["site_id"], chunks[0]["session_id"]
+    seqs = [c["seq"] for c in chunks]
+    async for chunk in recordings.iter_chunk_data(db, site_id, session_id, seqs):
         for event in codec.decode_events(bytes(chunk["data"])):
             writer.add(event)
         writer.flush()
@@ -175,7 +178,7 @@ async def _store(
     await parts.mark_verified(db, part_id)
     await sessions.note_compacted(db, key, set(seqs))
     crash_point("compaction.part_verified")
-    removed = await recordings.delete_chunks(db, [c["_id"] for c in members])
+    removed = await recordings.delete_chunks(db, first["site_id"], first["session_id"], seqs)
     report.parts_written += 1
     report.chunks_removed += removed
     report.events += writer.event_count

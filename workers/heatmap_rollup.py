@@ -22,6 +22,7 @@ from storage import claims, heatmaps, recordings, sessions
 from storage import events as event_store
 from storage.crash_points import crash_point
 from storage.database import Database, Document
+from storage.ids import seq_of_chunk_key
 
 COUNTERS_LEASE = timedelta(seconds=30)
 MOVE = 1
@@ -128,8 +129,10 @@ async def _finish(db: Database, session: Document, pending: Document) -> None:
         async with _site_counters(db, site_id):
             await heatmaps.apply_once(db, pending["token"], increments)
         crash_point("heatmaps.counted")
-        await event_store.mark_rolled_up(db, pending["events"])
-        await recordings.mark_processed(db, pending["chunks"])
+        session_id = session["session_id"]
+        await event_store.mark_rolled_up(db, site_id, session_id, pending["events"])
+        seqs = [seq_of_chunk_key(chunk) for chunk in pending["chunks"]]
+        await recordings.mark_processed(db, site_id, session_id, seqs)
         await sessions.mark_rollup_counted(db, key)
     async with _site_counters(db, site_id):
         await heatmaps.forget(db, pending["token"], list(increments.by_bucket))

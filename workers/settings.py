@@ -1,5 +1,6 @@
 """arq worker settings, built from Sightline's configuration."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -9,7 +10,7 @@ from arq.connections import RedisSettings
 from core.config import Settings
 from core.logs import get_logger
 from storage.crash_points import crash_point
-from storage.database import close_client, create_client, database_of
+from storage.database import CommandListener, close_client, create_client, database_of
 from storage.indexes import ensure_indexes
 from workers import jobs, recording_jobs, serialization
 from workers.queue import Job, JobQueue
@@ -19,11 +20,16 @@ log = get_logger(__name__)
 HEALTH_CHECK_INTERVAL_S = 30
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """The keyword arguments of `arq.Worker` for this configuration."""
+def worker_settings(
+    settings: Settings, *, listeners: Sequence[CommandListener] = ()
+) -> dict[str, Any]:
+    """The keyword arguments of `arq.Worker` for this configuration; `listeners` watch the
+    database commands (tests only)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        client = create_client(settings.mongodb_url, app_name="sightline-worker")
+        client = create_client(
+            settings.mongodb_url, app_name="sightline-worker", listeners=listeners
+        )
         ctx["mongo"] = client
         ctx["db"] = database_of(client, settings.MONGODB_DATABASE)
         ctx["settings"] = settings
