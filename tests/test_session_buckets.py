@@ -181,6 +181,12 @@ async def test_the_migration_lists_old_sessions_the_same_however_it_is_run(db: D
         await _assert_same_lists(db, filters, (25,))
         return [await _pages(db, f, descending=True, size=25, scan=False) for f in filters]
 
+    late = sessions.BatchSummary(  # new code writes to an old session, 3 h after its start
+        SITE, old[0]["session_id"], old[0]["visitor_id"], 1,
+        session_buckets.epoch_ms(old[0]["started_at"]) + 3 * HOUR,
+        session_buckets.epoch_ms(old[0]["started_at"]) + 4 * HOUR, 5, [], [], None, {}, {},
+    )  # fmt: skip
+    await sessions.record_batch(db, late, old[0])
     before = await listings()
     assert not await migrate.run_step(db, step, batch_size=40, stop_after=2)  # cut short
     assert not await migrate.is_done(db, step.name)
