@@ -144,6 +144,14 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
     await upsert_once_raced(db[COLLECTION], query, update)
 
 
+async def insert_whole(db: Database, session: Document) -> None:
+    """Store a session document made elsewhere (an import, a fixture) with its start hour
+    and hour marker, so lists by start time find it."""
+    bucket = session_buckets.bucket_of(session_buckets.epoch_ms(session["started_at"]))
+    await session_buckets.mark(db, session["site_id"], bucket)
+    await db[COLLECTION].insert_one({**session, session_buckets.FIELD: bucket})
+
+
 async def _marked_bucket(db: Database, batch: BatchSummary, existing: Document | None) -> int:
     """The start hour this batch gives its session, marked first when it is a new one."""
     first = batch.first_ts
