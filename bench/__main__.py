@@ -21,7 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, graphql_overhead, ingest, load, privacy, progress, summary, workers
+from bench import (
+    analytics,
+    graphql_overhead,
+    ingest,
+    load,
+    privacy,
+    progress,
+    session_list,
+    summary,
+    workers,
+)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
@@ -63,6 +73,12 @@ STEPS: list[Step] = [
         lambda **kw: asyncio.run(graphql_overhead.run_async(**kw)),
         {"sessions": 2_000, "repeat": 20},
         {"sessions": 20_000, "repeat": 20},
+    ),
+    Step(
+        "session_list",
+        lambda **kw: asyncio.run(session_list.run_async(**kw)),
+        {"sizes": [2_000, 20_000], "repeat": 10},
+        {"sizes": [20_000, 200_000], "repeat": 20},
     ),
     Step(
         "privacy",

@@ -66,6 +66,19 @@ def _graphql(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _session_list(r: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            f"sessions page of {r['page_size']}, hour by hour, {_n(int(size))} sessions",
+            _ms(runs["first_page"]),
+            "one sorted query (before)",
+            _ms(runs["sorted_query_before"]),
+        )
+        for size, runs in r.items()
+        if size != "page_size"
+    ]
+
+
 def _privacy(r: dict[str, Any]) -> list[Row]:
     return [
         (f"privacy: {name.replace('_', ' ')}", f"{r[name]['seconds']} s", "", "")
@@ -96,6 +109,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "analytics_100k": _analytics,
     "analytics_1m": _analytics,
     "graphql_overhead": _graphql,
+    "session_list": _session_list,
     "privacy": _privacy,
     "load": _load,
 }

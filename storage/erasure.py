@@ -24,6 +24,7 @@ SITE_COLLECTIONS: list[str] = [
     "recording_parts",
     "events",
     "sessions",
+    "session_buckets",
     "visitors",
     "tombstones",
     "funnels",

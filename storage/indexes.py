@@ -6,7 +6,7 @@ partial, sparse or TTL indexes (retention is enforced by a worker job).
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from storage import heatmaps
+from storage import heatmaps, migrate
 from storage.database import Database
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -41,9 +41,17 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("started_at", DESCENDING)],
             name="by_visitor",
         ),
+        # A list by start time reads one hour at a time (storage.session_bucket_pages).
+        IndexModel([("site_id", ASCENDING), ("start_bucket", ASCENDING)], name="by_hour"),
         # The compaction sweep, every minute: without it, a scan of every session.
         IndexModel(
             [("needs_compaction", ASCENDING), ("last_chunk_at", ASCENDING)], name="compaction"
+        ),
+    ],
+    "session_buckets": [
+        IndexModel(
+            [("site_id", ASCENDING), ("level", ASCENDING), ("parent", ASCENDING)],
+            name="site_level_parent",
         ),
     ],
     "recording_parts": [
@@ -115,3 +123,4 @@ async def ensure_indexes(db: Database) -> None:
             # when every index already exists and the collection holds documents.
             await db[collection].create_indexes([model])
     await heatmaps.build_catalogs(db)
+    await migrate.run_pending(db)

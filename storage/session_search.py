@@ -1,8 +1,11 @@
 """Finding sessions: filters and keyset pagination over the `sessions` collection.
 
 Pages are cut by (sort value, _id), never by offset, so a page boundary does
-not move when new sessions arrive, and every query runs on an index that
-starts with `site_id`.
+not move when new sessions arrive. A list by start time whose filter is a time
+range and equality on the client fields reads hour by hour
+(storage.session_bucket_pages) once every session has its hour; any other sort
+or filter (duration, pages, URL, visitor, the signals) runs one sorted query on
+an index that starts with `site_id`.
 """
 
 import re
@@ -11,10 +14,14 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from storage import migrate, session_backfill
 from storage.database import Database, Document, time_limit
+from storage.session_bucket_pages import EQUALITY_FIELDS, Window, bucket_page
+from storage.session_buckets import epoch_ms
 from storage.sessions import COLLECTION
 
 MAX_TIME_MS = 5000
+PROJECTION: Document = {"privacy_state": 0, "chunks": 0}
 
 
 class SortKey(Enum):
@@ -115,6 +122,57 @@ async def search_sessions(
     limit: int = 20,
 ) -> list[Document]:
     """Up to `limit` sessions after `after`, in the requested order."""
+    with time_limit(MAX_TIME_MS):
+        if sort is SortKey.STARTED_AT and by_hour(f) and await _hours_filled(db):
+            return await bucket_page(
+                db, site_id, _equal(f), _window(f), descending=descending,
+                after=_after_key(after), limit=limit, projection=PROJECTION,
+            )  # fmt: skip
+    return await scan_sessions(
+        db, site_id, f, sort=sort, descending=descending, after=after, limit=limit
+    )
+
+
+def by_hour(f: SessionFilter) -> bool:
+    """Whether the hour-by-hour path serves `f`: a time range and client fields only.
+
+    A visitor's sessions are few and found by equality already; the other filters
+    can leave most hours empty, so walking hours would read many for one page.
+    """
+    served = {"started_after", "started_before", *EQUALITY_FIELDS}
+    return all(value is None for name, value in vars(f).items() if name not in served)
+
+
+async def _hours_filled(db: Database) -> bool:
+    """Sessions written before `start_bucket` existed are listed once the migration gave it them."""
+    return await migrate.is_done(db, session_backfill.STEP)
+
+
+def _equal(f: SessionFilter) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in EQUALITY_FIELDS if getattr(f, name) is not None}
+
+
+def _window(f: SessionFilter) -> Window:
+    low = None if f.started_after is None else epoch_ms(f.started_after)
+    high = None if f.started_before is None else epoch_ms(f.started_before)
+    return Window(low, high)
+
+
+def _after_key(after: Position | None) -> tuple[int, str] | None:
+    return None if after is None else (epoch_ms(after.value), after.id)
+
+
+async def scan_sessions(
+    db: Database,
+    site_id: str,
+    f: SessionFilter,
+    *,
+    sort: SortKey = SortKey.STARTED_AT,
+    descending: bool = True,
+    after: Position | None = None,
+    limit: int = 20,
+) -> list[Document]:
+    """The same page by one sorted query over the site's sessions (any sort or filter)."""
     query = build_query(site_id, f)
     if after is not None:
         query = {"$and": [query, _after(sort, descending, after)]}
@@ -122,7 +180,7 @@ async def search_sessions(
     with time_limit(MAX_TIME_MS):
         cursor = db[COLLECTION].find(
             query,
-            projection={"privacy_state": 0, "chunks": 0},
+            projection=PROJECTION,
             sort=[(sort.value, direction), ("_id", direction)],
             limit=limit,
         )

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage import seq_ranges
+from storage import seq_ranges, session_buckets
 from storage.database import Database, Document
 from storage.ids import session_key
 from storage.upserts import upsert_once_raced
@@ -108,6 +108,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
     """
     added = [vars(p) for p in _room(existing, "pages", MAX_PAGES, batch.pages)]
     pages = _merged_pages(existing, added)
+    bucket = await _marked_bucket(db, batch, existing)
     update: dict[str, Any] = {
         "$setOnInsert": {
             "site_id": batch.site_id,
@@ -116,7 +117,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
             **batch.client,
             **batch.on_insert,
         },
-        "$min": {"started_at": _ms(batch.first_ts)},
+        # The hour of `started_at`, kept with it by the same `$min` (see storage.session_buckets).
+        "$min": {"started_at": _ms(batch.first_ts), session_buckets.FIELD: bucket},
         "$max": {
             "last_activity_at": _ms(batch.last_ts),
             # The server's clock at the write: compaction's guard and retention read it.
@@ -140,6 +142,26 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         update["$set"]["viewport"] = batch.viewport
     query = {"_id": session_key(batch.site_id, batch.session_id)}
     await upsert_once_raced(db[COLLECTION], query, update)
+
+
+async def insert_whole(db: Database, session: Document) -> None:
+    """Store a session document made elsewhere (an import, a fixture) with its start hour
+    and hour marker, so lists by start time find it."""
+    bucket = session_buckets.bucket_of(session_buckets.epoch_ms(session["started_at"]))
+    await session_buckets.mark(db, session["site_id"], bucket)
+    await db[COLLECTION].insert_one({**session, session_buckets.FIELD: bucket})
+
+
+async def _marked_bucket(db: Database, batch: BatchSummary, existing: Document | None) -> int:
+    """The start hour this batch gives its session, marked first when it is a new one."""
+    first = batch.first_ts
+    if existing:
+        first = min(first, session_buckets.epoch_ms(existing["started_at"]))
+    bucket = session_buckets.bucket_of(first)
+    known = (existing or {}).get(session_buckets.FIELD)
+    if known is None or bucket < known:
+        await session_buckets.mark(db, batch.site_id, bucket)
+    return bucket
 
 
 def _room(existing: Document | None, name: str, most: int, new: list[Any]) -> list[Any]:

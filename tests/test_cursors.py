@@ -22,6 +22,7 @@ from core import cursors
 from core.config import Settings
 from core.cursors import CursorError, CursorKind
 from graph.schema import schema
+from storage import sessions
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key, visitor_key
@@ -127,7 +128,8 @@ async def site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]:
     for n in range(SESSIONS):
         session_id, start = f"session-{n}", T0 + timedelta(hours=n)
         key = session_key(site_id, session_id)
-        await db["sessions"].insert_one(
+        await sessions.insert_whole(
+            db,
             {"_id": key, "site_id": site_id, "session_id": session_id, "visitor_id": VISITOR,
              "started_at": start, "last_activity_at": start + timedelta(minutes=n + 1),
              "duration_ms": (n + 1) * 60_000 if n % 2 else (SESSIONS - n) * 60_000}

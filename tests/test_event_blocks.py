@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.event_columns import events_of
-from storage import event_blocks
+from storage import event_block_backfill, event_blocks, migrate
 from storage.database import Database
 from storage.event_blocks import FOLDED, OPEN, fold_day, read_range, record_session
 from storage.events import event_document, upsert_events
@@ -146,3 +146,31 @@ async def test_any_range_reads_exactly_the_days_it_touches(db: Database) -> None
             start = DAY + timedelta(days=first)
             block = await read_range(db, SITE, start, DAY + timedelta(days=last + 1))
             assert _stored(block) == _expected(*by_day[first : last + 1]), (first, last)
+
+
+async def test_the_migration_gives_old_sessions_their_blocks_however_it_is_run(
+    db: Database,
+) -> None:
+    """Sessions processed before blocks existed: events stored, no block. The step stopped
+    after one batch, resumed, then run again from scratch, gives each its rows once."""
+    written = []
+    for number in range(5):
+        session = {**_session(number), "_id": f"{SITE}:s{number}", "device_type": "mobile",
+                   "processed_at": datetime.now(UTC)}  # fmt: skip
+        await db["sessions"].insert_one(session)
+        events = _events(session, number * 40_000, number * 40_000 + 1)
+        await upsert_events(db, events)
+        written.append(events)
+    await db["sessions"].insert_one({**_session(9), "_id": f"{SITE}:s9"})  # never processed
+    step = next(s for s in migrate.STEPS if s.name == event_block_backfill.STEP)
+    await db[migrate.COLLECTION].delete_many({})
+    assert not await migrate.run_step(db, step, batch_size=2, stop_after=1)
+    assert await migrate.run_step(db, step, batch_size=2)
+    block = await read_range(db, SITE, *RANGE)
+    assert _stored(block) == _expected(*written)
+    assert {s.facts.get("device_type") for s in block.sessions} == {"mobile"}
+    await db[migrate.COLLECTION].delete_many({})
+    assert await migrate.run_step(db, step, batch_size=3)
+    assert _stored(await read_range(db, SITE, *RANGE)) == _expected(*written)
+    parts = await db[FOLDED].find({"site_id": SITE}).to_list(None)
+    assert sum(part["rows"] for part in parts) == 10

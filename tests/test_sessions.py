@@ -189,7 +189,9 @@ async def test_deleted_site_stops_ingest_and_replay_at_once(
     finished = await db["privacy_requests"].find_one({})
     assert finished is not None
     assert finished["status"] == "done"
-    assert finished["removed"] == {"sites": 1, "sessions": 1, "recording_chunks": 1, "visitors": 1}
+    assert finished["removed"] == {
+        "sites": 1, "sessions": 1, "session_buckets": 3, "recording_chunks": 1, "visitors": 1
+    }  # fmt: skip
 
 
 async def test_mongodb_down_answers_503_and_writes_nothing(
