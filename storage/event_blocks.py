@@ -214,16 +214,16 @@ class _DayClaim:
 
 
 async def fold_day(
-    db: Database, site_id: str, day: int, *, wait: bool, least: int = FOLD_AT
+    db: Database, site_id: str, day: int, *, wait: bool, least: int | None = None
 ) -> int:
-    """Fold the day's finished open blocks into its parts once `least` of them wait;
-    returns how many were folded (0 when the day is claimed and `wait` is False)."""
+    """Fold the day's finished open blocks into its parts once `least` (`FOLD_AT`) of them
+    wait; returns how many were folded (0 when the day is claimed and `wait` is False)."""
     async with _DayClaim(db, site_id, day, wait) as held:
         if not held:
             return 0
         waiting = [d for d in await db[OPEN].find({"site_id": site_id, "day": day}).to_list(None)
                    if d.get("final")]  # fmt: skip
-        if len(waiting) < least:
+        if len(waiting) < (FOLD_AT if least is None else least):
             return 0
         parts = await _parts(db, site_id, day)
         await write_folded(db, site_id, day, parts, [_block(d) for d in waiting])

@@ -9,7 +9,7 @@ then its sort (or its range), so catalog and indexes cannot drift apart.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from storage import events, parts, recordings, sessions
+from storage import event_blocks, events, parts, recordings, sessions
 from storage.database import Document
 
 SITE = "6b0b91e55d5cf409b79cc124"
@@ -22,7 +22,7 @@ PRIMARY = "_id_"
 # by `_id: {$in: …}`; the rest of a selection is finished on the session's few rows.
 # tests/test_large_collection_queries.py checks every command a realistic flow sends.
 LARGE_COLLECTIONS = (events.COLLECTION, recordings.COLLECTION, parts.COLLECTION,
-                     sessions.COLLECTION)  # fmt: skip
+                     sessions.COLLECTION, event_blocks.OPEN, event_blocks.FOLDED)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,17 +88,16 @@ HOT_QUERIES: list[HotQuery] = [
              ("site_id",), (("at", -1), ("_id", -1)), filter=_site()),
     HotQuery("event counts per bucket", "storage.events.count_by_bucket", "events", "by_time",
              ("site_id",), range="at", filter=_site(at={"$gte": T0, "$lt": T1})),
-    HotQuery("funnel: events per session", "storage.funnels.iter_units", "events",
-             "session_time", ("site_id",), (("session_id", 1), ("at", 1)),
-             filter=_site(kind={"$in": ["page_view", "click"]}, at={"$gte": T0, "$lt": T1}),
-             note="a range's whole stream; the `_id` tie-break is sorted in memory"),
-    HotQuery("funnel: events per visitor", "storage.funnels.iter_units", "events",
-             "visitor_time", ("site_id",), (("visitor_id", 1), ("at", 1)),
-             filter=_site(kind={"$in": ["page_view", "click"]}, at={"$gte": T0, "$lt": T1}),
-             note="as above"),
-    HotQuery("funnel: sessions for filters and breakdowns", "storage.funnels.iter_units",
-             "sessions", "by_start", ("site_id",), range="started_at",
-             filter=_site(started_at={"$lt": T1}, last_activity_at={"$gte": T0})),
+    HotQuery("funnel: days of a site with event blocks", "storage.event_blocks.read_range",
+             "event_block_days", "site", ("site_id",), filter=_site()),
+    HotQuery("funnel: open event blocks of a site", "storage.event_blocks.read_range",
+             "event_blocks_open", "site_day", ("site_id",), filter=_site()),
+    HotQuery("funnel: event block parts of a day", "storage.event_blocks.read_range",
+             "event_blocks", "site_day", ("site_id", "day"), filter=_site(day=DAY0),
+             note="or every part of the site, when the range holds half its days or more"),
+    HotQuery("extraction: a session's open event blocks", "storage.event_blocks.record_session",
+             "event_blocks_open", "session", ("site_id", "session_id"),
+             filter=_site(session_id="s")),
     HotQuery("sessions of a funnel's drop-off page", "storage.funnels.session_details",
              "sessions", PRIMARY, ("_id",), filter={"_id": f"{SITE}:s"},
              note="one `_id` lookup per session of the page, four in flight"),
