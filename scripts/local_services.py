@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import equality_indexes
+
 FERRETDB_VERSION = "v1.24.2"
 
 # FerretDB's PostgreSQL pool and PostgreSQL's connection limit are sized together. An update
@@ -173,6 +175,9 @@ def start_postgresql(data_dir: Path, port: int, timeout: float = 60) -> Service:
         "-c", "listen_addresses=127.0.0.1",
         "-c", f"unix_socket_directories={socket_dir}",
         "-c", f"max_connections={POSTGRESQL_MAX_CONNECTIONS}",
+        # FerretDB's statements take the key as a parameter: only a plan made with the
+        # values can use the equality indexes (scripts/equality_indexes.py).
+        "-c", "plan_cache_mode=force_custom_plan",
     ]  # fmt: skip
     return _start(
         "postgresql", argv, port, log_path, timeout,
@@ -243,12 +248,12 @@ def _accepts_connections(port: int) -> bool:
     return subprocess.run(pg_isready, check=False).returncode == 0
 
 
-def _psql(postgresql: Service, sql: str, **variables: str) -> str:
+def _psql(postgresql: Service, sql: str, database: str = "postgres", **variables: str) -> str:
     """Run `sql` as the superuser; `:'name'` and `:"name"` in it quote `variables`."""
     argv = [
         str(postgresql_bin_dir() / "psql"),
         "-h", "127.0.0.1", "-p", str(postgresql.port), "-U", POSTGRESQL_SUPERUSER,
-        "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tA",
+        "-d", database, "-v", "ON_ERROR_STOP=1", "-tA",
         *(f"--variable={key}={value}" for key, value in variables.items()),
     ]  # fmt: skip
     done = subprocess.run(argv, input=sql, capture_output=True, text=True, check=False)
@@ -264,10 +269,12 @@ def _database_name(name: str) -> str:
 
 
 def postgresql_database(postgresql: Service, name: str) -> str:
-    """Create database `name` in the cluster unless it exists; FerretDB's URL for it."""
+    """Create database `name` in the cluster unless it exists, with the equality indexes
+    (scripts/equality_indexes.py) on its tables now and later; FerretDB's URL for it."""
     exists = "SELECT 1 FROM pg_database WHERE datname = :'name'"
     if not _psql(postgresql, exists, name=_database_name(name)):
         _psql(postgresql, 'CREATE DATABASE :"name"', name=name)
+    _psql(postgresql, equality_indexes.setup_sql(), database=name)
     return f"{postgresql.url}/{name}?pool_max_conns={FERRETDB_POOL_MAX_CONNS}"
 
 
