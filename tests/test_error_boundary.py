@@ -57,7 +57,12 @@ HUGE = "<huge integer>"  # a placeholder: json cannot write a 5,000-digit int it
 HUGE_DIGITS = "1" + "0" * 4999
 SURROGATE = "\ud800"
 LONG = "x" * (MAX_TEXT_CHARS * 5)
-HOSTILE: dict[str, object] = {"lone surrogate": SURROGATE, "huge integer": HUGE, "long": LONG}
+HOSTILE: dict[str, object] = {
+    "lone surrogate": SURROGATE,
+    "NUL": "a\x00b",
+    "huge integer": HUGE,
+    "long": LONG,
+}
 
 
 @dataclass(frozen=True)
@@ -277,6 +282,7 @@ async def test_a_huge_integer_anywhere_in_the_body_is_a_bad_request(world: World
 HOSTILE_PARAMS = {
     "encoded lone surrogate": "%ED%A0%80",
     "not UTF-8": "%FF%FE",
+    "NUL": "a%00b",
     "huge integer": HUGE_DIGITS,
     "beyond 64 bits": "1" + "0" * 30,
     "beyond a float": "1" + "0" * 400,

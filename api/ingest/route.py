@@ -21,6 +21,7 @@ from api.ingest.body import BadEncoding, BodyTooLarge, decompress_limited, read_
 from api.ingest.contract import Batch, describe_errors
 from api.ingest.pipeline import Visit, store_batch
 from core.domains import origin_allowed
+from core.inputs import without_nul
 from core.logs import get_logger
 from core.throttle import rate
 from graph.context import Resources
@@ -141,6 +142,8 @@ async def _parse(
         raise Refusal(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise Refusal(400, "invalid_batch", "The body must be a JSON object.")
+    if b"\\u0000" in raw_bytes:  # a JSON string can hold a NUL only as this escape
+        raw = without_nul(raw)
     if not _storable_depth(raw):
         raise Refusal(400, "invalid_batch", "The body nests lists and objects too deeply.")
     try:
