@@ -14,10 +14,10 @@ Two collections, every document written whole and found by equality:
 - `event_block_days`: a marker per (site, day) that has blocks, so a read over a long
   range asks only for the days that hold data.
 
-A funnel's read is one query for the site's days, one for its open blocks, and one for its
-parts (when the range holds at least half of the site's days) or one per day in range:
-equality on `site_id` (and `day`), pushed down by FerretDB and served by the `site_day`
-indexes on MongoDB. Rows of a session that appears twice (an open block newer
+A funnel's read is a query for the site's days in range, one for its open blocks in range,
+and one for its parts in range (when those days are at least half of the site's days) or
+one per day: equality on `site_id` (and `day`) pushed down by FerretDB, day ranges served
+by the `site_day` indexes on MongoDB. Rows of a session that appears twice (an open block newer
 than its folded rows, or a fold interrupted before its cleanup) are taken from the newest.
 """
 
@@ -305,23 +305,24 @@ async def read_range(db: Database, site_id: str, start: datetime, end: datetime)
     """Every stored funnel event of the site on the days [start, end) touches, one block
     (rows outside the range are left for the caller's time mask)."""
     first, last = day_of(epoch_ms(start)), day_of(epoch_ms(end) - 1)
-    marked = await db[DAYS].find({"site_id": site_id}).to_list(None)
-    days = sorted(doc["day"] for doc in marked if first <= doc["day"] <= last)
-    open_docs = await db[OPEN].find({"site_id": site_id}).to_list(None)
-    docs = await _parts_of_days(db, site_id, days, whole_site=2 * len(days) >= len(marked))
-    docs += [doc for doc in open_docs if first <= doc["day"] <= last]
+    in_range = {"site_id": site_id, "day": {"$gte": first, "$lte": last}}
+    days = sorted(doc["day"] for doc in await db[DAYS].find(in_range).to_list(None))
+    open_docs = await db[OPEN].find(in_range).to_list(None)
+    site_days = await db[DAYS].count_documents({"site_id": site_id})
+    docs = await _parts_of_days(db, site_id, days, first, last, whole=2 * len(days) >= site_days)
+    docs += open_docs
     return merged(_newest_only([(doc["day"], _block(doc)) for doc in docs]))
 
 
 async def _parts_of_days(
-    db: Database, site_id: str, days: list[int], *, whole_site: bool
+    db: Database, site_id: str, days: list[int], first: int, last: int, *, whole: bool
 ) -> list[Document]:
-    """The parts of the given days: one query for the whole site when they are at least
-    half of its days (fewer round trips), else one equality query per day."""
-    if whole_site:
-        wanted = set(days)
-        found = await db[FOLDED].find({"site_id": site_id}).to_list(None)
-        return [doc for doc in found if doc["day"] in wanted]
+    """The parts of the given days (all in [first, last]): one query for the range when
+    they are at least half of the site's days (fewer round trips; FerretDB pushes down only
+    the `site_id` equality), else one equality query per day."""
+    if whole:
+        query = {"site_id": site_id, "day": {"$gte": first, "$lte": last}}
+        return await db[FOLDED].find(query).to_list(None)
     gate = asyncio.Semaphore(READ_CONCURRENCY)
 
     async def day_parts(day: int) -> list[Document]:

@@ -3,8 +3,9 @@ funnel blocks (`storage.event_blocks`)."""
 
 from typing import Any
 
+from core.event_columns import Block, BlockSession, session_block, split_by_day
 from storage.database import Database
-from storage.event_blocks import record_session
+from storage.event_blocks import fold_sessions, record_session
 from storage.events import upsert_events
 from storage.ids import session_key
 
@@ -21,3 +22,18 @@ async def store_derived(db: Database, documents: list[dict[str, Any]]) -> None:
             session = {"site_id": site_id, "session_id": session_id,
                        "visitor_id": derived[0]["visitor_id"]}  # fmt: skip
         await record_session(db, session, derived, final=True)
+
+
+async def fold_derived(db: Database, documents: list[dict[str, Any]]) -> None:
+    """Many sessions' events at once, as folded blocks only (the `events` collection left
+    to the caller): what extraction leaves once every session is finished and folded."""
+    by_session: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for doc in documents:
+        by_session.setdefault((doc["site_id"], doc["session_id"]), []).append(doc)
+    by_day: dict[tuple[str, int], list[Block]] = {}
+    for (site_id, session_id), events in by_session.items():
+        owner = BlockSession(session_id, events[0]["visitor_id"], 1)
+        for day, block in split_by_day(session_block(owner, events)).items():
+            by_day.setdefault((site_id, day), []).append(block)
+    for (site_id, day), blocks in by_day.items():
+        await fold_sessions(db, site_id, day, blocks)

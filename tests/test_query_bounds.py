@@ -33,6 +33,7 @@ from storage.database import Database
 from storage.events import event_document
 from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
 from tests.conftest import serve
+from tests.events_helpers import fold_derived
 from tests.graphql_client import gql
 from tests.recording_helpers import shop_session
 from tests.workers_helpers import run_worker_burst
@@ -44,6 +45,9 @@ UNTIMED = {"getMore", "killCursors", "endSessions"}
 MAX_ROWS = 10_000
 SEARCH_MAX_TIME_MS = 5000  # storage.events / storage.session_search
 SEARCH_SORTS = {"started_at", "duration_ms", "at"}
+# Equality on one of these selects one window of time: a session's start hour, a day of
+# event blocks, the span or day whose hour markers are read.
+TIME_BUCKETS = ("start_bucket", "day", "parent")
 
 
 @dataclass
@@ -260,7 +264,8 @@ def _limited(command: dict[str, Any]) -> bool:
 
 
 def _bounded_filter(query: dict[str, Any]) -> bool:
-    """Documents by `_id`, or one site's documents within a closed time range.
+    """Documents by `_id`, or one site's documents within a closed time range or of one
+    time bucket (an hour's sessions, a day's event blocks, the hour markers of one day).
 
     The API caps every range (`graph.ranges.MAX_RANGE`), so a range bounds the
     scan by the site's own traffic in that window; the time budget bounds the rest.
@@ -273,7 +278,8 @@ def _bounded_filter(query: dict[str, Any]) -> bool:
     bounds = [set(v) for v in query.values() if isinstance(v, dict)]
     has_lower = any(b & {"$gt", "$gte"} for b in bounds)
     has_upper = any(b & {"$lt", "$lte"} for b in bounds)
-    return isinstance(query.get("site_id"), str) and has_lower and has_upper
+    one_bucket = any(isinstance(query.get(name), int) for name in TIME_BUCKETS)
+    return isinstance(query.get("site_id"), str) and ((has_lower and has_upper) or one_bucket)
 
 
 def _bounded_pipeline(pipeline: list[dict[str, Any]]) -> bool:
@@ -315,6 +321,7 @@ async def _busy_site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]
                 event_document({"_id": f"{site_id}:s{n}:{kind}", **base}, {"kind": kind}, ms)
             )
     await db["events"].insert_many(documents)
+    await fold_derived(db, documents)
     return token, site_id
 
 
