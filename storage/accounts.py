@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from storage import engine
 from storage.database import Database, Document
 from storage.ids import new_id
 
@@ -46,12 +47,10 @@ async def update_profile(
     if name is not None:
         changes["name"] = name
     if email is not None:
-        # Checked first: FerretDB reports a unique-index clash on update as an internal error.
-        if await db[COLLECTION].find_one({"email": email, "_id": {"$ne": account_id}}):
-            raise EmailTaken(email)
         changes["email"] = email
+    unique = {"email": email} if email is not None else {}
     try:
-        await db[COLLECTION].update_one({"_id": account_id}, {"$set": changes})
+        await engine.update_unique(db[COLLECTION], account_id, {"$set": changes}, unique=unique)
     except DuplicateKeyError:
         raise EmailTaken(email or "") from None
     return await find_by_id(db, account_id)
