@@ -31,7 +31,8 @@ from graph.limits import Limits
 from graph.login_throttle import LoginThrottle
 from graph.schema import build_schema
 from graph.view import GraphQLView
-from storage.database import CommandListener, close_client, create_client, database_of
+from storage.database import CommandListener, close_client, database_of
+from storage.engine import engine_of, open_client
 from storage.indexes import ensure_indexes
 from storage.site_cache import SiteCache
 from workers.queue import JobQueue
@@ -59,7 +60,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        mongo = create_client(settings.mongodb_url, app_name="sightline-api", listeners=listeners)
+        mongo = await open_client(
+            settings.mongodb_url,
+            app_name="sightline-api",
+            setting=settings.SIGHTLINE_STORAGE_ENGINE,
+            listeners=listeners,
+        )
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         throttle = Throttle(redis.connection_pool, settings.secret_key)
         resources = Resources(
@@ -77,7 +83,11 @@ def create_app(
             await ensure_indexes(resources.db)
             parse_user_agent("")  # loads the parser's rules now, not on the first batch
             app.state.resources = resources
-            log.info("api.started", database=settings.MONGODB_DATABASE)
+            log.info(
+                "api.started",
+                database=settings.MONGODB_DATABASE,
+                storage_engine=engine_of(resources.db).value,
+            )
             yield
         finally:
             await redis.aclose()

@@ -33,6 +33,14 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+class StorageEngine(StrEnum):
+    """What MONGODB_URL points at; `auto` asks the server at start-up (storage/engine.py)."""
+
+    AUTO = "auto"
+    MONGODB = "mongodb"
+    FERRETDB = "ferretdb"
+
+
 class ConfigError(Exception):
     """The environment does not hold a usable configuration."""
 
@@ -44,6 +52,7 @@ class Settings(BaseSettings):
 
     MONGODB_URL: MongoUrl
     MONGODB_DATABASE: str = Field(default="sightline", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    SIGHTLINE_STORAGE_ENGINE: StorageEngine = StorageEngine.AUTO
     REDIS_URL: RedisUrl
 
     SIGHTLINE_HOST: str = Field(default="127.0.0.1", min_length=1)

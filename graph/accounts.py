@@ -13,7 +13,7 @@ from graph.errors import AuthenticationError, NotFoundError, UserError
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.sites import MAX_SITES_PER_ACCOUNT, Site
 from storage import accounts, api_keys, auth_tokens, privacy_requests, sites
-from storage.database import Document
+from storage.accounts import AccountDocument
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 254
@@ -29,7 +29,7 @@ class Account:
     created_at: datetime
 
     @classmethod
-    def from_document(cls, doc: Document) -> "Account":
+    def from_document(cls, doc: AccountDocument) -> "Account":
         return cls(
             id=strawberry.ID(doc["_id"]),
             email=doc["email"],
@@ -79,7 +79,7 @@ async def _check_new_password(ctx: Context, password: str, email: str, name: str
         raise UserError(str(exc)) from None
 
 
-async def _start_session(ctx: Context, account: Document) -> AuthSession:
+async def _start_session(ctx: Context, account: AccountDocument) -> AuthSession:
     token = new_session_token()
     lifetime = timedelta(hours=ctx.resources.settings.SIGHTLINE_SESSION_TTL_HOURS)
     expires_at = await auth_tokens.create_token(
@@ -88,7 +88,7 @@ async def _start_session(ctx: Context, account: Document) -> AuthSession:
     return AuthSession(token=token, expires_at=expires_at, account=Account.from_document(account))
 
 
-async def _current_account(ctx: Context, principal: Principal | None) -> Document:
+async def _current_account(ctx: Context, principal: Principal | None) -> AccountDocument:
     assert principal is not None
     account = await accounts.find_by_id(ctx.db, principal.account_id)
     if account is None:
@@ -96,7 +96,7 @@ async def _current_account(ctx: Context, principal: Principal | None) -> Documen
     return account
 
 
-async def _verify_password(ctx: Context, account: Document, password: str) -> None:
+async def _verify_password(ctx: Context, account: AccountDocument, password: str) -> None:
     throttle = ctx.resources.login_throttle
     attempt = await throttle.admit(account["email"], ctx.client_address)
     if not await ctx.resources.passwords.verify(account["password_hash"], password):

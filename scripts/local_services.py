@@ -28,7 +28,7 @@ FERRETDB_VERSION = "v1.24.2"
 
 # FerretDB's PostgreSQL pool and PostgreSQL's connection limit are sized together. An update
 # holds its query's connection while it takes a second one for its write, so a pool of N hangs
-# for good once N updates run at once; PyMongo's pool (storage.database.MAX_POOL_SIZE) keeps
+# for good once N updates run at once; PyMongo's pool (storage.engine.FERRETDB_POOL_SIZE) keeps
 # each application process far below that. Two FerretDB processes at a full pool (the test
 # suite's own and a fault test's) still leave PostgreSQL headroom for its tools.
 FERRETDB_POOL_MAX_CONNS = 80

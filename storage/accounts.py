@@ -1,22 +1,37 @@
 """Accounts: the people who sign in to Sightline."""
 
 from datetime import UTC, datetime
+from typing import TypedDict, cast
 
 from pymongo.errors import DuplicateKeyError
 
-from storage.database import Database, Document
+from storage import engine
+from storage.database import Database
 from storage.ids import new_id
 
 COLLECTION = "accounts"
+
+
+class AccountDocument(TypedDict):
+    """An account as stored."""
+
+    _id: str
+    email: str  # normalised (graph.accounts.normalize_email); unique
+    name: str
+    password_hash: str  # argon2 (core.passwords)
+    created_at: datetime
+    updated_at: datetime
 
 
 class EmailTaken(Exception):
     """Another account already uses this email address."""
 
 
-async def create_account(db: Database, *, email: str, name: str, password_hash: str) -> Document:
+async def create_account(
+    db: Database, *, email: str, name: str, password_hash: str
+) -> AccountDocument:
     now = datetime.now(UTC)
-    account = {
+    account: AccountDocument = {
         "_id": new_id(),
         "email": email,
         "name": name,
@@ -25,33 +40,31 @@ async def create_account(db: Database, *, email: str, name: str, password_hash: 
         "updated_at": now,
     }
     try:
-        await db[COLLECTION].insert_one(account)
+        await db[COLLECTION].insert_one(dict(account))
     except DuplicateKeyError:
         raise EmailTaken(email) from None
     return account
 
 
-async def find_by_email(db: Database, email: str) -> Document | None:
-    return await db[COLLECTION].find_one({"email": email})
+async def find_by_email(db: Database, email: str) -> AccountDocument | None:
+    return cast(AccountDocument | None, await db[COLLECTION].find_one({"email": email}))
 
 
-async def find_by_id(db: Database, account_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"_id": account_id})
+async def find_by_id(db: Database, account_id: str) -> AccountDocument | None:
+    return cast(AccountDocument | None, await db[COLLECTION].find_one({"_id": account_id}))
 
 
 async def update_profile(
     db: Database, account_id: str, *, name: str | None, email: str | None
-) -> Document | None:
+) -> AccountDocument | None:
     changes: dict[str, object] = {"updated_at": datetime.now(UTC)}
     if name is not None:
         changes["name"] = name
     if email is not None:
-        # Checked first: FerretDB reports a unique-index clash on update as an internal error.
-        if await db[COLLECTION].find_one({"email": email, "_id": {"$ne": account_id}}):
-            raise EmailTaken(email)
         changes["email"] = email
+    unique = {"email": email} if email is not None else {}
     try:
-        await db[COLLECTION].update_one({"_id": account_id}, {"$set": changes})
+        await engine.update_unique(db[COLLECTION], account_id, {"$set": changes}, unique=unique)
     except DuplicateKeyError:
         raise EmailTaken(email or "") from None
     return await find_by_id(db, account_id)

@@ -12,8 +12,8 @@ async def create_token(
 ) -> datetime:
     now = datetime.now(UTC)
     expires_at = now + lifetime
-    # Expiry is checked on every lookup; this only keeps dead tokens from piling up where no
-    # TTL monitor runs (FerretDB).
+    # Expiry is checked on every lookup; this only keeps dead tokens from piling up (no TTL
+    # index: FerretDB has no TTL monitor, and indexes use what both engines support).
     await db[COLLECTION].delete_many({"account_id": account_id, "expires_at": {"$lte": now}})
     await db[COLLECTION].insert_one(
         {"_id": token_hash, "account_id": account_id, "created_at": now, "expires_at": expires_at}
@@ -22,8 +22,8 @@ async def create_token(
 
 
 async def find_valid_token(db: Database, token_hash: str) -> Document | None:
-    # `_id` alone, the expiry checked here: FerretDB pushes down nothing else and would
-    # scan every token on each authenticated request.
+    # `_id` alone, the expiry checked here: the `_id` index serves it on MongoDB as it would
+    # with the expiry, and FerretDB pushes down nothing else (it would scan every token).
     token = await db[COLLECTION].find_one({"_id": token_hash})
     if token is None or token["expires_at"] <= datetime.now(UTC):
         return None

@@ -10,38 +10,47 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener as CommandListener  # re-exported for the app
 
+from core.config import StorageEngine
+
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 Client = AsyncMongoClient[Document]
 
-# At most this many commands of one process in flight on the server; the rest wait for a
-# connection (up to waitQueueTimeoutMS). FerretDB on PostgreSQL hangs for good once as many
-# updates run at once as its own pool has connections (80, scripts/local_services.py): each
-# holds one while it waits for a second. 20 per process keeps an API and two workers below it.
-MAX_POOL_SIZE = 20
 # Single-document commands of one read or job in flight at once (`one_by_one`).
 ONE_BY_ONE_IN_FLIGHT = 4
 
 T = TypeVar("T")
 
 
-def create_client(url: str, *, app_name: str, listeners: Sequence[CommandListener] = ()) -> Client:
-    """One client per process, created inside the running event loop.
+def create_client(
+    url: str,
+    *,
+    app_name: str,
+    listeners: Sequence[CommandListener] = (),
+    engine: StorageEngine = StorageEngine.AUTO,
+) -> Client:
+    """One client per process, created inside the running event loop, for `engine`.
 
     The constructor does no I/O; the first operation connects. `listeners` (PyMongo's
-    command monitoring) see every command the client sends: tests record them.
+    command monitoring) see every command the client sends: tests record them. `engine`
+    is what the server is (`storage.engine.open_client` asks it); left `auto`, the
+    client gets every workaround of storage/engine.py, which are safe on MongoDB too.
     """
-    return AsyncMongoClient(
+    from storage import engine as storage_engine  # here, as storage.engine builds on this module
+
+    client: Client = AsyncMongoClient(
         url,
         appname=app_name,
         event_listeners=list(listeners),
         tz_aware=True,
         uuidRepresentation="standard",
-        maxPoolSize=MAX_POOL_SIZE,
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=5000,
         waitQueueTimeoutMS=5000,
+        **storage_engine.client_options(engine),
     )
+    storage_engine.register(client, engine)
+    return client
 
 
 def database_of(client: Client, name: str) -> Database:

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import BulkWriteError
-
 from core.elements import ElementSelector, SelectorMatch
 from core.rrweb.selectors import Compound
-from storage.crash_points import crash_point
+from storage import engine
 from storage.database import Database, Document, one_by_one, time_limit
 
 COLLECTION = "events"
@@ -57,8 +55,10 @@ async def upsert_events(db: Database, documents: list[Document]) -> int:
         if before != doc:
             (counted if doc["rolled_up"] else fresh).append(doc)
     await one_by_one(db[COLLECTION].replace_one(_one(doc), doc) for doc in counted)
-    replaced = [doc for doc in fresh if doc["_id"] in stored]
-    return len(documents) - len(fresh) + await _rewrite(db, fresh, replaced)
+    # A crash half-way loses nothing: the chunks are marked processed only afterwards, so
+    # the next run writes the events again.
+    written = await engine.replace_many(db[COLLECTION], fresh, stored=stored, filter_of=_one)
+    return len(documents) - len(fresh) + written
 
 
 async def _stored_versions(db: Database, documents: list[Document]) -> dict[str, Document]:
@@ -78,26 +78,6 @@ async def _stored_versions(db: Database, documents: list[Document]) -> dict[str,
 def _one(doc: Document) -> Document:
     """One event, by `_id` and its session's equality keys."""
     return {"_id": doc["_id"], "site_id": doc["site_id"], "session_id": doc["session_id"]}
-
-
-async def _rewrite(db: Database, documents: list[Document], replaced: list[Document]) -> int:
-    """Delete the stored versions (`replaced`, one statement each: a run changes few events)
-    then insert, rather than a bulk of replaces, which FerretDB does not answer completely.
-    A crash between the two steps loses nothing: the chunks are marked processed only
-    afterwards, so the next run writes the events again."""
-    if not documents:
-        return 0
-    await one_by_one(db[COLLECTION].delete_one(_one(doc)) for doc in replaced)
-    crash_point("events.deleted_for_rewrite")
-    try:
-        result = await db[COLLECTION].insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        # A concurrent run of the same session wrote the same events first.
-        other = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-        if other:
-            raise
-        return int(exc.details.get("nInserted", 0))
-    return len(result.inserted_ids)
 
 
 async def delete_session_events(

@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.heatmaps import field_safe, field_unsafe
+from storage import engine
 from storage.database import Database, Document
 
 COLLECTION = "heatmap_rollups"
@@ -122,23 +123,17 @@ def _page_identity(key: BucketKey) -> Document:
     return {"site_id": key.site_id, "kind": key.kind, "page": key.page, "catalog": True}
 
 
-_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
-    weakref.WeakKeyDictionary()
-)
+def _counters(db: Database, site_id: str) -> AbstractAsyncContextManager[None]:
+    """The site's rollups to oneself: counting a token and adding it are two steps, and on
+    FerretDB two concurrent `$inc`/`$push` on one document lose one (storage.engine)."""
+    return engine.serialized(db, f"heatmaps:{site_id}")
 
 
-def _writing() -> asyncio.Lock:
-    """One writer of rollups at a time in this process.
-
-    FerretDB 1.24 applies an update as read, modify, write back, so two concurrent
-    `$inc`/`$push` on one document lose one of them (measured: 200 concurrent `$inc`
-    left 8). This keeps a worker's concurrent jobs from racing; MongoDB needs no lock.
-    """
-    loop = asyncio.get_running_loop()
-    lock = _LOCKS.get(loop)
-    if lock is None:
-        lock = _LOCKS[loop] = asyncio.Lock()
-    return lock
+def _by_site(keys: Iterable[BucketKey]) -> dict[str, list[BucketKey]]:
+    sites: dict[str, list[BucketKey]] = defaultdict(list)
+    for key in keys:
+        sites[key.site_id].append(key)
+    return dict(sorted(sites.items()))
 
 
 async def apply(db: Database, increments: Increments) -> None:
@@ -152,23 +147,28 @@ async def apply_once(db: Database, token: str, increments: Increments) -> None:
     """Add `increments`, each document at most once for `token`, whatever ran before.
 
     A document keeps the tokens it has counted (in `applied`) until `forget` drops
-    them, so a run repeated after a crash adds nothing twice. Checking and adding are
-    two steps: writers of one site must be serialised (the worker holds the site's
-    counters claim, and `_writing` covers the jobs of one process).
+    them, so a run repeated after a crash adds nothing twice. A site's documents are
+    written by one writer at a time (`_counters`).
     """
-    async with _writing():
-        for key, entries in _catalog_increments(increments).items():
-            update = {"$setOnInsert": _page_identity(key), "$inc": entries}
-            await _add_once(db, key.catalog_id, token, update)
-        for key, counters in increments.by_bucket.items():
-            update = {
-                "$setOnInsert": key.identity(),
-                "$push": {"deltas": _packed(counters)},
-                "$inc": {"n": 1},
-            }
-            doc = await _add_once(db, key.doc_id, token, update)
-            if doc is not None and doc.get("n", 0) >= FOLD_AT:
-                await _fold(db, key.doc_id)
+    for site_id, keys in _by_site(increments.by_bucket).items():
+        site = Increments({key: increments.by_bucket[key] for key in keys})
+        async with _counters(db, site_id):
+            await _apply_site(db, token, site)
+
+
+async def _apply_site(db: Database, token: str, increments: Increments) -> None:
+    for key, entries in _catalog_increments(increments).items():
+        update = {"$setOnInsert": _page_identity(key), "$inc": entries}
+        await _add_once(db, key.catalog_id, token, update)
+    for key, counters in increments.by_bucket.items():
+        update = {
+            "$setOnInsert": key.identity(),
+            "$push": {"deltas": _packed(counters)},
+            "$inc": {"n": 1},
+        }
+        doc = await _add_once(db, key.doc_id, token, update)
+        if doc is not None and doc.get("n", 0) >= FOLD_AT:
+            await _fold(db, key.doc_id)
 
 
 async def _add_once(db: Database, doc_id: str, token: str, update: Document) -> Document | None:
@@ -185,26 +185,22 @@ async def _add_once(db: Database, doc_id: str, token: str, update: Document) -> 
 
 async def forget(db: Database, token: str, keys: list[BucketKey]) -> None:
     """Drop `token` from the rollups and catalogs once nothing can apply it again."""
-    doc_ids = sorted({k.doc_id for k in keys} | {k.catalog_id for k in keys})
-    async with _writing():
-        for doc_id in doc_ids:
-            await db[COLLECTION].update_one({"_id": doc_id}, {"$pull": {"applied": token}})
+    for site_id, site_keys in _by_site(keys).items():
+        doc_ids = sorted({k.doc_id for k in site_keys} | {k.catalog_id for k in site_keys})
+        async with _counters(db, site_id):
+            for doc_id in doc_ids:
+                await db[COLLECTION].update_one({"_id": doc_id}, {"$pull": {"applied": token}})
 
 
 async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
     """Apply `update` to the document, creating it if missing; the document after."""
-    for attempt in (1, 2):
-        try:
-            doc = await db[COLLECTION].find_one_and_update(
-                {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-            )
-            return doc or {}
-        except DuplicateKeyError:
-            # Two writers created the same document at once (FerretDB does not retry
-            # such upserts itself); it exists now, so the second try updates it.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    doc = await engine.raced_upsert(
+        db,
+        lambda: db[COLLECTION].find_one_and_update(
+            {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+        ),
+    )
+    return doc or {}
 
 
 def _packed(counters: Mapping[str, int]) -> Binary:
@@ -232,7 +228,11 @@ def counters(doc: Document, total: Counter[str] | None = None) -> Counter[str]:
 
 
 async def fold(db: Database, doc_id: str) -> bool:
-    async with _writing():
+    """`_fold`, among the site's writers (`_counters`)."""
+    doc = await db[COLLECTION].find_one({"_id": doc_id}, projection={"site_id": 1})
+    if doc is None:
+        return False
+    async with _counters(db, doc["site_id"]):
         return await _fold(db, doc_id)
 
 

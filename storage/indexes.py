@@ -6,7 +6,7 @@ partial, sparse or TTL indexes (retention is enforced by a worker job).
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from storage import heatmaps, migrate
+from storage import engine, heatmaps, migrate
 from storage.database import Database
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -117,9 +117,6 @@ INDEXES: dict[str, list[IndexModel]] = {
 async def ensure_indexes(db: Database) -> None:
     """Create every index that is missing, then run the data migrations not yet run."""
     for collection, models in INDEXES.items():
-        for model in models:
-            # One at a time: FerretDB 1.24 crashes on a multi-index createIndexes
-            # when every index already exists and the collection holds documents.
-            await db[collection].create_indexes([model])
+        await engine.create_indexes(db[collection], models)
     await heatmaps.build_catalogs(db)
     await migrate.run_pending(db)

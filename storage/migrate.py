@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.config import Settings
-from storage import event_block_backfill, session_backfill
-from storage.database import Database, Document, close_client, create_client, database_of
+from storage import engine, event_block_backfill, session_backfill
+from storage.database import Database, Document, close_client, database_of
 
 COLLECTION = "migrations"
 BATCH_SIZE = 500
@@ -101,7 +101,11 @@ async def run_pending(db: Database, *, batch_size: int = BATCH_SIZE) -> None:
 
 async def _main(batch_size: int) -> None:
     settings = Settings()
-    client = create_client(settings.mongodb_url, app_name="sightline-migrate")
+    client = await engine.open_client(
+        settings.mongodb_url,
+        app_name="sightline-migrate",
+        setting=settings.SIGHTLINE_STORAGE_ENGINE,
+    )
     try:
         db = database_of(client, settings.MONGODB_DATABASE)
         for step in STEPS:

@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage import seq_ranges, session_buckets
+from storage import engine, seq_ranges, session_buckets
 from storage.database import Database, Document
 from storage.ids import session_key
-from storage.upserts import upsert_once_raced
 
 COLLECTION = "sessions"
 MAX_PAGES = 500
@@ -141,7 +140,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
     if batch.viewport:
         update["$set"]["viewport"] = batch.viewport
     query = {"_id": session_key(batch.site_id, batch.session_id)}
-    await upsert_once_raced(db[COLLECTION], query, update)
+    await engine.raced_upsert(db, lambda: db[COLLECTION].update_one(query, update, upsert=True))
 
 
 async def insert_whole(db: Database, session: Document) -> None:

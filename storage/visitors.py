@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from storage import engine
 from storage.database import Database, Document
 from storage.ids import visitor_key
-from storage.upserts import upsert_once_raced
 
 COLLECTION = "visitors"
 
@@ -21,23 +21,21 @@ async def record_visit(
     received_at: datetime,
 ) -> None:
     """Fold a batch into its visitor; `last_received_at` (server time) is what retention reads."""
-    await upsert_once_raced(
-        db[COLLECTION],
-        {"_id": visitor_key(site_id, visitor_id)},
-        {
-            "$setOnInsert": {
-                "site_id": site_id,
-                "visitor_id": visitor_id,
-                "created_at": datetime.now(UTC),
-            },
-            "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
-            "$max": {
-                "last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC),
-                "last_received_at": received_at,
-            },
-            "$set": {"last_client": client},
+    query = {"_id": visitor_key(site_id, visitor_id)}
+    update = {
+        "$setOnInsert": {
+            "site_id": site_id,
+            "visitor_id": visitor_id,
+            "created_at": datetime.now(UTC),
         },
-    )
+        "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
+        "$max": {
+            "last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC),
+            "last_received_at": received_at,
+        },
+        "$set": {"last_client": client},
+    }
+    await engine.raced_upsert(db, lambda: db[COLLECTION].update_one(query, update, upsert=True))
 
 
 async def find_visitor(db: Database, site_id: str, visitor_id: str) -> Document | None:

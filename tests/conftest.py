@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from api.app import create_app
-from core.config import LogFormat, Settings, load_settings
+from core.config import LogFormat, Settings, StorageEngine, load_settings
 from core.logs import configure_logging
 from scripts.local_services import (
     Service,
@@ -36,9 +36,13 @@ from scripts.local_services import (
     start_postgresql,
     start_redis,
 )
-from storage.database import Client, Database, create_client
+from storage.database import Client, Database
+from storage.engine import open_client
 
 PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links work as given
+# The storage engine the tests' clients and processes assume (storage/engine.py): `auto`
+# finds FerretDB, so its workarounds are on; SIGHTLINE_STORAGE_ENGINE=ferretdb says so.
+STORAGE_ENGINE = StorageEngine(os.environ.get("SIGHTLINE_STORAGE_ENGINE", "auto"))
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,13 @@ def settings(servers: ServerUrls) -> Settings:
         SIGHTLINE_ENV="development",
         SIGHTLINE_PUBLIC_URL=PUBLIC_URL,
         SIGHTLINE_PROCESS_DELAY_S=0,
+        SIGHTLINE_STORAGE_ENGINE=STORAGE_ENGINE,
     )
 
 
 @pytest_asyncio.fixture(scope="session")
 async def mongo_client(servers: ServerUrls) -> AsyncIterator[Client]:
-    client = create_client(servers.mongodb, app_name="sightline-tests")
+    client = await open_client(servers.mongodb, app_name="sightline-tests", setting=STORAGE_ENGINE)
     yield client
     await client.close()
 

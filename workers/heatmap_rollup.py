@@ -8,23 +8,19 @@ counts nothing twice; `commit` makes counting and marking one step that a
 worker killed half-way through is finished by the next run, never repeated.
 """
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from core import heatmaps as grid
 from core.elements import element_key
-from storage import claims, heatmaps, recordings, sessions
 from storage import events as event_store
+from storage import heatmaps, recordings, sessions
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import seq_of_chunk_key
 
-COUNTERS_LEASE = timedelta(seconds=30)
 MOVE = 1
 SCROLL = 3
 VIEWPORT = 4
@@ -126,32 +122,15 @@ async def _finish(db: Database, session: Document, pending: Document) -> None:
     increments = heatmaps.from_document(pending["buckets"])
     key, site_id = session["_id"], session["site_id"]
     if not pending["counted"]:
-        async with _site_counters(db, site_id):
-            await heatmaps.apply_once(db, pending["token"], increments)
+        await heatmaps.apply_once(db, pending["token"], increments)
         crash_point("heatmaps.counted")
         session_id = session["session_id"]
         await event_store.mark_rolled_up(db, site_id, session_id, pending["events"])
         seqs = [seq_of_chunk_key(chunk) for chunk in pending["chunks"]]
         await recordings.mark_processed(db, site_id, session_id, seqs)
         await sessions.mark_rollup_counted(db, key)
-    async with _site_counters(db, site_id):
-        await heatmaps.forget(db, pending["token"], list(increments.by_bucket))
+    await heatmaps.forget(db, pending["token"], list(increments.by_bucket))
     await sessions.clear_rollup_pending(db, key)
-
-
-@asynccontextmanager
-async def _site_counters(db: Database, site_id: str) -> AsyncIterator[None]:
-    """One writer at a time on a site's counters: FerretDB (dev and tests) loses
-    concurrent `$inc`s on one document, which MongoDB would apply atomically."""
-    name, holder = f"heatmaps:{site_id}", uuid.uuid4().hex
-    while True:
-        if await claims.acquire(db, name, holder, COUNTERS_LEASE):
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        await claims.release(db, name, holder)
 
 
 class MoveSampler:

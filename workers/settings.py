@@ -10,7 +10,8 @@ from arq.connections import RedisSettings
 from core.config import Settings
 from core.logs import get_logger
 from storage.crash_points import crash_point
-from storage.database import CommandListener, close_client, create_client, database_of
+from storage.database import CommandListener, close_client, database_of
+from storage.engine import engine_of, open_client
 from storage.indexes import ensure_indexes
 from workers import jobs, recording_jobs, serialization
 from workers.queue import Job, JobQueue
@@ -27,15 +28,22 @@ def worker_settings(
     database commands (tests only)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        client = create_client(
-            settings.mongodb_url, app_name="sightline-worker", listeners=listeners
+        client = await open_client(
+            settings.mongodb_url,
+            app_name="sightline-worker",
+            setting=settings.SIGHTLINE_STORAGE_ENGINE,
+            listeners=listeners,
         )
         ctx["mongo"] = client
         ctx["db"] = database_of(client, settings.MONGODB_DATABASE)
         ctx["settings"] = settings
         ctx["queue"] = JobQueue(ctx["redis"], settings.SIGHTLINE_QUEUE_NAME)
         await ensure_indexes(ctx["db"])
-        log.info("worker.started", queue=settings.SIGHTLINE_QUEUE_NAME)
+        log.info(
+            "worker.started",
+            queue=settings.SIGHTLINE_QUEUE_NAME,
+            storage_engine=engine_of(ctx["db"]).value,
+        )
         crash_point("worker.started")
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
