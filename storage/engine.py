@@ -15,7 +15,7 @@ start-up (FerretDB answers `buildInfo` with a `ferretdbVersion`) and assumes Fer
 that fails: a workaround costs MongoDB some time, a missing one costs FerretDB writes.
 The layer changes how documents are written and locked, never what is stored, so either
 engine reads what the other wrote. Nothing outside it branches on the engine
-(tests/test_engine_layer.py checks).
+(tests/test_engine_quirks_confined.py checks).
 """
 
 import asyncio
