@@ -350,17 +350,24 @@ def _newest_only(blocks: list[tuple[int, Block]]) -> list[Block]:
 
 
 async def erase_sessions(db: Database, site_id: str, session_ids: Sequence[str]) -> None:
-    """Every row, table entry and open block of the sessions, whatever the day."""
+    """Every row, table entry and open block of the sessions, whatever the day.
+
+    Each day is cleaned under its claim, open blocks first: a fold that read one of the
+    sessions' open blocks before the erasure began has written its part by the time the
+    claim is ours, so its rows are found and removed there.
+    """
     wanted = set(session_ids)
+    days: set[int] = set()
     for session_id in wanted:
-        await db[OPEN].delete_many({"site_id": site_id, "session_id": session_id})
-    holding: dict[int, list[Document]] = {}
-    for session_id in wanted:
+        query = {"site_id": site_id, "session_id": session_id}
+        days.update([doc["day"] async for doc in db[OPEN].find(query, projection={"day": 1})])
         query = {"site_id": site_id, "session_ids": session_id}
-        async for doc in db[FOLDED].find(query, projection={"day": 1}):
-            holding.setdefault(doc["day"], []).append(doc)
-    for day in sorted(holding):
+        days.update([doc["day"] async for doc in db[FOLDED].find(query, projection={"day": 1})])
+    for day in sorted(days):
         async with _DayClaim(db, site_id, day, wait=True):
+            for session_id in wanted:
+                await db[OPEN].delete_many({"site_id": site_id, "session_id": session_id,
+                                            "day": day})  # fmt: skip
             for doc in await _parts(db, site_id, day):
                 block = _block(doc)
                 if wanted & {s.session_id for s in block.sessions}:

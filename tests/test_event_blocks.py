@@ -4,11 +4,12 @@ Every check compares what `read_range` returns with the events that were derived
 lost, doubled or stale row shows up whatever step produced it.
 """
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.event_columns import events_of
-from storage import event_block_backfill, event_blocks, migrate
+from storage import claims, event_block_backfill, event_blocks, migrate
 from storage.database import Database
 from storage.event_blocks import FOLDED, OPEN, fold_day, read_range, record_session
 from storage.events import event_document, upsert_events
@@ -174,3 +175,22 @@ async def test_the_migration_gives_old_sessions_their_blocks_however_it_is_run(
     assert _stored(await read_range(db, SITE, *RANGE)) == _expected(*written)
     parts = await db[FOLDED].find({"site_id": SITE}).to_list(None)
     assert sum(part["rows"] for part in parts) == 10
+
+
+async def test_an_erasure_waits_for_a_fold_that_read_the_session_first(db: Database) -> None:
+    """A fold holds the day's claim from reading the open blocks to writing the part; the
+    erasure, started in between, must still remove what that fold writes."""
+    session = _session(4)
+    events = _events(session, 7)
+    await record_session(db, session, events, final=True)
+    [open_doc] = await db[OPEN].find({"site_id": SITE}).to_list(None)
+    day = open_doc["day"]
+    name, holder = f"event-blocks:{SITE}:{day}", "a fold in progress"
+    assert await claims.acquire(db, name, holder, timedelta(seconds=30))
+    erasing = asyncio.create_task(event_blocks.erase_sessions(db, SITE, ["s4"]))
+    await asyncio.sleep(0.3)
+    assert not erasing.done()
+    await event_blocks.write_folded(db, SITE, day, [], [event_blocks._block(open_doc)])
+    await claims.release(db, name, holder)
+    await erasing
+    assert await mentions(db, ["s4", "v4"]) == []
