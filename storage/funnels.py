@@ -1,19 +1,16 @@
-"""Saved funnels, and a site's events streamed one unit (session or visitor) at a time.
+"""Saved funnels, the session conditions of a result, and the sessions of a drop-off page.
 
-A saved funnel keeps its definition as a plain document (see `definition_document`). Results
-are computed from the `events` collection: `iter_units` reads the events of the needed kinds
-through one sorted cursor and hands them over grouped by session or visitor, so memory holds
-one unit's events at a time (plus, when filtering or breaking down, one small entry per
-session of the range).
+A saved funnel keeps its definition as a plain document (see `definition_document`).
+Results are computed from the site's funnel event blocks (`storage.event_blocks`,
+evaluated by `core.funnel_columns`).
 """
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.cursor import AsyncCursor
 
 from core.elements import ElementSelector, SelectorMatch
 from core.funnels import (
@@ -24,8 +21,6 @@ from core.funnels import (
     MatchOp,
     Step,
     StepMatcher,
-    Unit,
-    UnitEvents,
     UrlMatcher,
 )
 from core.rrweb.selectors import SelectorError
@@ -35,14 +30,7 @@ from storage.ids import new_id, session_key
 
 COLLECTION = "funnels"
 MAX_FUNNELS_PER_SITE = 200
-SCAN_BATCH_SIZE = 1000
-SCAN_MAX_TIME_MS = 30_000
-# A unit with more events than this (a bot, a tab left open for weeks) is judged on its first
-# ones only, so one unit cannot take the process's memory.
-MAX_UNIT_EVENTS = 100_000
 BREAKDOWN_FIELDS = ("device_type", "browser", "country")
-EVENT_FIELDS = ("kind", "at", "session_id", "visitor_id", "url", "path", "selector", "element_path",
-                "text", "name")  # fmt: skip
 _MATCHER_FIELDS = ("selector", "text_contains", "name")
 
 
@@ -186,7 +174,8 @@ async def delete_funnel(db: Database, site_id: str, funnel_id: str) -> bool:
 
 @dataclass(frozen=True)
 class SessionFilter:
-    """Conditions on the session an event belongs to; every one given must hold."""
+    """Conditions on the sessions a result counts (their facts, as event blocks keep them);
+    every one given must hold."""
 
     device_type: str | None = None
     browser: str | None = None
@@ -194,142 +183,6 @@ class SessionFilter:
 
     def conditions(self) -> dict[str, str]:
         return {name: value for name, value in vars(self).items() if value is not None}
-
-
-class _SessionFacts:
-    """Per session: whether it passes the filter, and its breakdown value.
-
-    The sessions active in the range are loaded with one query (only the fields needed); a
-    session an event names but that query missed is looked up by its key, once.
-    """
-
-    def __init__(
-        self, db: Database, site_id: str, session_filter: SessionFilter, breakdown: str | None
-    ) -> None:
-        if breakdown is not None and breakdown not in BREAKDOWN_FIELDS:
-            raise ValueError(f"cannot break down by {breakdown!r}")
-        self.db, self.site_id, self.breakdown = db, site_id, breakdown
-        self.wanted = session_filter.conditions()
-        self.needed = bool(self.wanted) or breakdown is not None
-        self.known: dict[str, tuple[bool, str | None]] = {}
-
-    def _projection(self) -> Document:
-        fields = {*self.wanted, *([self.breakdown] if self.breakdown else [])}
-        return {"session_id": 1, **dict.fromkeys(sorted(fields), 1)}
-
-    def _facts(self, doc: Mapping[str, Any]) -> tuple[bool, str | None]:
-        passes = all(doc.get(name) == value for name, value in self.wanted.items())
-        value = doc.get(self.breakdown) if self.breakdown else None
-        return passes, value if isinstance(value, str) else None
-
-    async def load(self, start: datetime, end: datetime) -> None:
-        if not self.needed:
-            return
-        query = {
-            "site_id": self.site_id,
-            "started_at": {"$lt": end},
-            "last_activity_at": {"$gte": start},
-        }
-        cursor = self.db[sessions.COLLECTION].find(
-            query,
-            projection=self._projection(),
-            batch_size=SCAN_BATCH_SIZE,
-            max_time_ms=SCAN_MAX_TIME_MS,
-        )
-        async for doc in cursor:
-            self.known[doc["session_id"]] = self._facts(doc)
-
-    async def of(self, session_id: object) -> tuple[bool, str | None]:
-        if not self.needed:
-            return True, None
-        if not isinstance(session_id, str):
-            return self._facts({})
-        facts = self.known.get(session_id)
-        if facts is None:
-            doc = await self.db[sessions.COLLECTION].find_one(
-                {"_id": session_key(self.site_id, session_id)}, projection=self._projection()
-            )
-            facts = self.known[session_id] = self._facts(doc or {})
-        return facts
-
-
-class _Gathering:
-    """The events of one unit, as they come off the cursor."""
-
-    def __init__(self, unit_id: str) -> None:
-        self.unit_id = unit_id
-        self.session_id = ""
-        self.breakdown: str | None = None
-        self.events: list[Document] = []
-
-    def add(self, event: Document, breakdown: str | None) -> None:
-        if not self.events:
-            self.session_id = str(event.get("session_id") or "")
-            self.breakdown = breakdown
-        if len(self.events) < MAX_UNIT_EVENTS:
-            self.events.append(event)
-
-    def finish(self) -> UnitEvents | None:
-        if not self.events:
-            return None
-        return UnitEvents(self.unit_id, self.session_id, self.breakdown, self.events)
-
-
-def unit_field(unit: Unit) -> str:
-    return "visitor_id" if unit == Unit.VISITORS else "session_id"
-
-
-async def iter_units(
-    db: Database,
-    site_id: str,
-    start: datetime,
-    end: datetime,
-    kinds: Sequence[str],
-    unit: Unit,
-    session_filter: SessionFilter | None = None,
-    breakdown: str | None = None,
-) -> AsyncGenerator[UnitEvents, None]:
-    """The site's events in [start, end) of the given kinds, one unit at a time.
-
-    A unit's events come in time order; its breakdown value is that of the session of its
-    first event kept. Events of sessions that fail the filter are left out, so a visitor
-    counts with the sessions that pass, and a unit left with no event is not yielded at all.
-    """
-    facts = _SessionFacts(db, site_id, session_filter or SessionFilter(), breakdown)
-    await facts.load(start, end)
-    field = unit_field(unit)
-    current: _Gathering | None = None
-    async with _scan(db, site_id, start, end, kinds, field) as cursor:
-        async for event in cursor:
-            unit_id = event.get(field)
-            if not isinstance(unit_id, str):
-                continue
-            if current is None or unit_id != current.unit_id:
-                done = current.finish() if current else None
-                if done is not None:
-                    yield done
-                current = _Gathering(unit_id)
-            passes, value = await facts.of(event.get("session_id"))
-            if passes:
-                current.add(event, value)
-    last = current.finish() if current else None
-    if last is not None:
-        yield last
-
-
-def _scan(
-    db: Database, site_id: str, start: datetime, end: datetime, kinds: Sequence[str], field: str
-) -> AsyncCursor[Document]:
-    """One cursor over the events, sorted by (unit, at, _id), read in modest batches."""
-    query = {"site_id": site_id, "kind": {"$in": list(kinds)}, "at": {"$gte": start, "$lt": end}}
-    return db[events.COLLECTION].find(
-        query,
-        projection=dict.fromkeys(EVENT_FIELDS, 1),
-        sort=[(field, 1), ("at", 1), ("_id", 1)],
-        batch_size=SCAN_BATCH_SIZE,
-        max_time_ms=SCAN_MAX_TIME_MS,
-        allow_disk_use=True,
-    )
 
 
 async def session_details(

@@ -136,7 +136,7 @@ def _by_events(
     facts: Mapping[str, Mapping[str, str]],
     scope: Scope,
 ) -> FunnelResult:
-    """The reference: what `storage.funnels.iter_units` hands the accumulator."""
+    """The reference: each unit's events, in order, given to the event-by-event evaluation."""
     kinds = {str(step.type) for step in definition.steps}
     kinds |= {str(item.type) for step in definition.steps for item in step.exclusions}
     field = "visitor_id" if scope.unit == Unit.VISITORS else "session_id"
