@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from core.funnels import EventType
+from core.funnels import EventType, epoch_ms
 
 # A kind's code is its index here: append only, never reorder (codes are stored).
 KINDS: tuple[str, ...] = tuple(EventType)
@@ -29,7 +29,6 @@ NONE = -1
 DAY_MS = 86_400_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 # (column name, dtype) in stored order.
 _LAYOUT: tuple[tuple[str, str], ...] = (
     ("session", "<u4"),
@@ -44,13 +43,6 @@ _LAYOUT: tuple[tuple[str, str], ...] = (
 _ZSTD_LEVEL = 3
 
 IntArray = npt.NDArray[np.int64]
-
-
-def epoch_ms(at: datetime) -> int:
-    """Whole milliseconds since the epoch, rounded to the nearest (naive means UTC)."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    micros = (at - _EPOCH) // _MICROSECOND
-    return int((micros + 500) // 1000)
 
 
 def day_of(ms: int) -> int:

@@ -473,8 +473,15 @@ def _timed(index: int, event: object) -> _Timed | None:
     if not isinstance(at, datetime):
         return None
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return _Timed(ms=epoch_ms(at), at=at, index=index, event=event)
+
+
+def epoch_ms(at: datetime) -> int:
+    """Whole milliseconds since the epoch, rounded to the nearest (naive means UTC): the
+    times funnels compare, whether read from events or stored in columns."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     micros = (at - _EPOCH) // _MICROSECOND
-    return _Timed(ms=(micros + 500) // 1000, at=at, index=index, event=event)
+    return int((micros + 500) // 1000)
 
 
 def _window_max(

@@ -19,9 +19,8 @@ import strawberry
 
 from core import funnels as core
 from core.cursors import CursorKind
-from core.event_columns import epoch_ms
 from core.funnel_columns import Scope, evaluate
-from core.funnels import DroppedUnit, EventType, MatchOp, Unit
+from core.funnels import DroppedUnit, EventType, MatchOp, Unit, epoch_ms
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
 from graph.links import Link, replay_link

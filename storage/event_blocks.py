@@ -38,7 +38,6 @@ from core.event_columns import (
     Block,
     BlockSession,
     day_of,
-    epoch_ms,
     event_key,
     events_of,
     merged,
@@ -48,6 +47,7 @@ from core.event_columns import (
     unpack,
     without_sessions,
 )
+from core.funnels import epoch_ms
 from storage import claims, events
 from storage.crash_points import crash_point
 from storage.database import Database, Document

@@ -17,7 +17,6 @@ import pytest
 from core.event_columns import (
     BlockSession,
     Columns,
-    epoch_ms,
     events_of,
     merged,
     pack,
@@ -39,6 +38,7 @@ from core.funnels import (
     Unit,
     UnitEvents,
     UrlMatcher,
+    epoch_ms,
 )
 
 START = datetime(2026, 5, 1, 22, tzinfo=UTC)
