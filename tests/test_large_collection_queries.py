@@ -53,11 +53,6 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("storage/sessions.py:quiet_sessions", "sessions", "find",
      "last_chunk_at{$lt},needs_compaction="):
         "the compaction sweep, once a minute across sites",
-    ("storage/erasure.py:_delete_batch", ANY, "delete", "_id{$in}"):
-        "erasure: deletes the batch of ids it recorded on the privacy request first, so an "
-        "interrupted run counts exactly; a privacy request, not a hot path",
-    ("storage/erasure.py:orphan_session_ids", "sessions", "find", "_id{$in}"):
-        "erasure: which sessions found through their pieces still have a document",
     ("storage/migrate.py:run_step", "sessions", "find", ""):
         "a data migration: one pass in `_id` order per step, run once (at start-up until done)",
 }  # fmt: skip
