@@ -141,6 +141,8 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
         update["$set"]["viewport"] = batch.viewport
     query = {"_id": session_key(batch.site_id, batch.session_id)}
     await engine.raced_upsert(db, lambda: db[COLLECTION].update_one(query, update, upsert=True))
+    if bucket != (existing or {}).get(session_buckets.FIELD):
+        await session_buckets.confirm(db, batch.site_id, bucket, _now_ms())
 
 
 async def insert_whole(db: Database, session: Document) -> None:
@@ -149,6 +151,10 @@ async def insert_whole(db: Database, session: Document) -> None:
     bucket = session_buckets.bucket_of(session_buckets.epoch_ms(session["started_at"]))
     await session_buckets.mark(db, session["site_id"], bucket)
     await db[COLLECTION].insert_one({**session, session_buckets.FIELD: bucket})
+
+
+def _now_ms() -> int:
+    return session_buckets.epoch_ms(datetime.now(UTC))
 
 
 async def _marked_bucket(db: Database, batch: BatchSummary, existing: Document | None) -> int:

@@ -19,6 +19,7 @@ from storage import (
     claims,
     erasure,
     privacy_requests,
+    session_buckets,
     sessions,
     sites,
     tombstones,
@@ -102,6 +103,7 @@ async def _erase_recordings(work: Work) -> None:
     }
     await _erase_sessions(work, documented, pieces)
     await work.ledger.delete("events", {"site_id": work.site_id, "at": {"$gte": start, "$lt": end}})
+    await _prune_start_hours(work, end)
 
 
 async def _retention(work: Work) -> None:
@@ -117,6 +119,13 @@ async def _retention(work: Work) -> None:
     }
     await _erase_sessions(work, documented, pieces)
     await work.ledger.delete("visitors", visitors.received_before(work.site_id, cutoff))
+    await _prune_start_hours(work, cutoff)
+
+
+async def _prune_start_hours(work: Work, before: datetime) -> None:
+    """Forget the hours the erased sessions started in, so lists stop looking at them."""
+    now_ms = session_buckets.epoch_ms(datetime.now(UTC))
+    await session_buckets.prune(work.db, work.site_id, session_buckets.epoch_ms(before), now_ms)
 
 
 async def _delete_site(work: Work) -> None:
