@@ -19,9 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.graphql_overhead import _session
+from bench.graphql_overhead import _session, insert_sessions
 from bench.harness import percentile, running_stack
-from storage import session_buckets
 from storage.database import Database, create_client
 from storage.errors import STORAGE_TIMEOUTS
 from storage.indexes import ensure_indexes
@@ -34,14 +33,7 @@ SITE = "6b0b91e55d5cf409b79cc124"
 async def _grow(db: Database, rng: random.Random, have: int, want: int) -> None:
     for first in range(have, want, 5000):
         docs = [_session(rng, SITE, n) for n in range(first, min(want, first + 5000))]
-        hours = set()
-        for doc in docs:
-            hour = session_buckets.bucket_of(session_buckets.epoch_ms(doc["started_at"]))
-            doc[session_buckets.FIELD] = hour
-            hours.add(hour)
-        for hour in sorted(hours):
-            await session_buckets.mark(db, SITE, hour)
-        await db["sessions"].insert_many(docs, ordered=False)
+        await insert_sessions(db, SITE, docs)
 
 
 async def _median_ms(repeat: int, read: Callable[[], Awaitable[int]]) -> dict[str, Any]:
