@@ -10,7 +10,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, UrlConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import MultiHostUrl, Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -66,7 +73,7 @@ class Settings(BaseSettings):
     )
     SIGHTLINE_QUEUE_NAME: str = Field(default="sightline:queue", min_length=1)
 
-    SIGHTLINE_SECRET_KEY: str | None = Field(default=None, min_length=32)
+    SIGHTLINE_SECRET_KEY: SecretStr | None = Field(default=None, min_length=32)
     SIGHTLINE_SESSION_TTL_HOURS: int = Field(default=24 * 30, ge=1, le=24 * 365)
     SIGHTLINE_CORS_ORIGINS: str = Field(default="", pattern=_ORIGINS)
 
@@ -136,7 +143,9 @@ class Settings(BaseSettings):
     @property
     def secret_key(self) -> bytes:
         """Key for signed URLs and salted hashes; a fixed one only in development."""
-        return (self.SIGHTLINE_SECRET_KEY or _DEVELOPMENT_SECRET).encode()
+        if self.SIGHTLINE_SECRET_KEY is None:
+            return _DEVELOPMENT_SECRET.encode()
+        return self.SIGHTLINE_SECRET_KEY.get_secret_value().encode()
 
     @property
     def public_url(self) -> str:

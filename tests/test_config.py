@@ -52,6 +52,20 @@ def test_valid_settings_load_with_defaults() -> None:
     assert settings.graphiql_enabled is False
 
 
+SECRET = "correct-horse-battery-staple-" + "9" * 10
+
+
+def test_the_secret_key_is_never_shown() -> None:
+    settings = load_settings({**VALID, "SIGHTLINE_SECRET_KEY": SECRET})
+    assert settings.secret_key == SECRET.encode()
+    shown = [repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())]
+    assert not [text for text in shown if SECRET in text]
+    with pytest.raises(ConfigError) as caught:  # too short: refused without echoing it
+        load_settings({**VALID, "SIGHTLINE_SECRET_KEY": SECRET[:20]})
+    assert "SIGHTLINE_SECRET_KEY is invalid" in str(caught.value)
+    assert SECRET[:20] not in str(caught.value)
+
+
 @pytest.mark.parametrize("module", [["api"], ["workers", "run"]])
 def test_processes_refuse_to_start_without_configuration(
     module: list[str], repo_root: Path
