@@ -22,7 +22,7 @@ def _tracked_text_files() -> list[Path]:
 
 
 def test_no_file_cites_a_document_outside_the_repository() -> None:
-    files = _tracked_text_files()
+    files = [path for path in _tracked_text_files() if path != Path(__file__).resolve()]
     assert len(files) > 100  # the walk saw the repository
     cited = {
         f"{path.relative_to(ROOT)}: {match}"

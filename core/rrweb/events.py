@@ -1,4 +1,4 @@
-"""rrweb's numeric enums, with rrweb's own member names (see shared/rrweb.md, sections 1.2-1.4).
+"""rrweb's numeric enums, with rrweb's own member names (rrweb's `packages/types/src/index.ts`).
 
 Names follow rrweb's TypeScript enums exactly, so code and recordings can be read side by side.
 """

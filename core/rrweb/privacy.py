@@ -1,7 +1,8 @@
 """Server-side enforcement of a site's privacy settings on a batch of rrweb events.
 
 The ingest endpoint runs `apply_privacy` on every batch before anything is stored, so a
-misconfigured or tampered recorder cannot store what the site forbade (shared/rrweb.md 3.2-3.4):
+misconfigured or tampered recorder cannot store what the site forbade (the server-side twin of
+rrweb's `maskAllInputs`, `maskTextSelector` and `blockSelector` recording options):
 
 - Inputs, unless the site records them: `value` attributes of input, textarea and select
   elements, Input event texts and `value` attribute mutations become one `*` per UTF-16 code

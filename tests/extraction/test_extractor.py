@@ -238,7 +238,7 @@ def test_rage_click_count_setting(count: int, rages: list[int]) -> None:
     assert all(e.signals_version is None for e in of_kind(derived, Kind.CLICK))
 
 
-# The rrweb-sample.json expectations (shared/rrweb.md section 2)
+# The expectations for tests/data/rrweb-sample.json, a hand-built sign-up page
 
 
 def test_signup_sample() -> None:

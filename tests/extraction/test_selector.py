@@ -23,7 +23,7 @@ def table_of(root: dict[str, object]) -> NodeTable:
 
 @pytest.fixture(scope="module")
 def signup() -> NodeTable:
-    """rrweb-sample.json's page after its mutation (shared/rrweb.md section 2)."""
+    """rrweb-sample.json's page (a hand-built sign-up form) after its mutation."""
     return replay(load("rrweb-sample.json"))
 
 
@@ -32,7 +32,7 @@ def shop() -> NodeTable:
     return replay(load("recordings/shop-sample.json"))
 
 
-# The expected results of shared/rrweb.md section 2
+# The selectors, texts and links expected for the sign-up page's elements
 
 
 @pytest.mark.parametrize(

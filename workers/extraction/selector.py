@@ -1,5 +1,6 @@
 """What a recorded element is, for analytics: a CSS-like selector, its visible text, the link
-it sits in and the kind of form field it is (shared/rrweb.md 1.8).
+it sits in and the kind of form field it is, from rrweb's serialized node tree (rrweb-snapshot's
+`serializedNode` types: documents, elements with `tagName` and `attributes`, text nodes).
 
 Selector: from the element up through its parents, each element as `tag`, `.class` for each
 class and `:nth-of-type(k)` when element siblings share its tag; an element with an id is

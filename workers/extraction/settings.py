@@ -1,5 +1,7 @@
 """The thresholds of the frustration signals, stored per site with a version so that a worker
-can recompute history when they change (shared/anchors.md section 2 for the published numbers).
+can recompute history when they change. Published definitions compared: posthog-js
+`packages/browser/src/extensions/rageclick.ts`, OpenReplay's `backend/pkg/handlers/web`
+(3 same-label clicks < 300 ms apart) and highlight.io's rage-click docs (5 clicks, 8 px, 5 s).
 
 The defaults follow posthog-js: rage clicks are 3 clicks closer than 30 px to the previous one
 within 1000 ms from first to last; dead clicks have no DOM mutation within 2500 ms and no scroll
