@@ -14,6 +14,7 @@ from bson import Binary
 from pymongo.errors import DuplicateKeyError
 
 from core import codec
+from core.rrweb.events import EventType
 from storage.database import Database, Document
 from storage.ids import chunk_key
 
@@ -42,7 +43,7 @@ async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any
         "first_ts": events[0]["timestamp"],
         "last_ts": max(e["timestamp"] for e in events),
         "event_count": len(events),
-        "has_full_snapshot": any(e.get("type") == 2 for e in events),
+        "has_full_snapshot": any(e.get("type") == EventType.FullSnapshot for e in events),
         "size": len(blob),
         "checksum": codec.events_checksum(events),
         "data": Binary(blob),

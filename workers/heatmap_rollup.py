@@ -15,18 +15,12 @@ from typing import Any
 
 from core import heatmaps as grid
 from core.elements import element_key
+from core.rrweb.events import EventType, IncrementalSource
 from storage import events as event_store
 from storage import heatmaps, recordings, sessions
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import seq_of_chunk_key
-
-MOVE = 1
-SCROLL = 3
-VIEWPORT = 4
-META = 4
-INCREMENTAL = 3
-FULL_SNAPSHOT = 2
 
 
 def _key(
@@ -150,22 +144,26 @@ class MoveSampler:
 
     def _one(self, event: dict[str, Any], data: dict[str, Any], count: bool) -> None:
         kind = event.get("type")
-        if kind == META:
+        if kind == EventType.Meta:
             self._url = data.get("href") if isinstance(data.get("href"), str) else self._url
             self._width = data.get("width") if isinstance(data.get("width"), int) else self._width
             self._scroll_y = 0.0
-        elif kind == FULL_SNAPSHOT:
+        elif kind == EventType.FullSnapshot:
             self._scroll_y = 0.0
-        elif kind == INCREMENTAL:
+        elif kind == EventType.IncrementalSnapshot:
             self._incremental(event, data, count)
 
     def _incremental(self, event: dict[str, Any], data: dict[str, Any], count: bool) -> None:
         source = data.get("source")
-        if source == SCROLL and data.get("id") == 1 and isinstance(data.get("y"), int | float):
+        if (
+            source == IncrementalSource.Scroll
+            and data.get("id") == 1
+            and isinstance(data.get("y"), int | float)
+        ):
             self._scroll_y = float(data["y"])
-        elif source == VIEWPORT and isinstance(data.get("width"), int):
+        elif source == IncrementalSource.ViewportResize and isinstance(data.get("width"), int):
             self._width = data["width"]
-        elif source == MOVE and count and self._url and self._width:
+        elif source == IncrementalSource.MouseMove and count and self._url and self._width:
             self._positions(event, data.get("positions"))
 
     def _positions(self, event: dict[str, Any], positions: object) -> None:

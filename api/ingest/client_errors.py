@@ -11,9 +11,9 @@ storage, so replay, extraction and the session's error signals read one form.
 from typing import Any
 
 from api.ingest.contract import ErrorEvent
+from core.rrweb import tags
 from core.rrweb.events import EventType
 
-ERROR_TAG = "sightline.error"
 RRWEB_ERROR_TAGS = frozenset({"$error"})
 CUSTOM = EventType.Custom.value
 MAX_POSITION = 2**31 - 1
@@ -31,7 +31,7 @@ _LIMITS = {"message": 2000, "stack": 10_000, "source": 4096}
 
 def error_event(error: ErrorEvent) -> dict[str, Any]:
     """The stream event for one error of the batch's `errors` array."""
-    data = {"tag": ERROR_TAG, "payload": error.model_dump(exclude={"timestamp"})}
+    data = {"tag": tags.ERROR, "payload": error.model_dump(exclude={"timestamp"})}
     return {"type": CUSTOM, "data": data, "timestamp": error.timestamp}
 
 

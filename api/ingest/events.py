@@ -6,12 +6,10 @@ from urllib.parse import urlsplit
 
 from api.ingest import client_errors
 from api.ingest.contract import Batch
+from core.rrweb import tags
+from core.rrweb.events import EventType
 from storage.sessions import MAX_PAGES, PageVisit
 
-TRACK_TAG = "sightline.track"
-NAVIGATION_TAG = "sightline.navigation"
-META = 4
-CUSTOM = 5
 MAX_DIMENSION = 2**31 - 1
 
 
@@ -23,8 +21,8 @@ def stream(batch: Batch, raw_events: list[dict[str, Any]]) -> list[dict[str, Any
     events = [client_errors.normalized(e) for e in raw_events]
     extra: list[dict[str, Any]] = [
         {
-            "type": CUSTOM,
-            "data": {"tag": TRACK_TAG, "payload": c.model_dump(exclude={"timestamp"})},
+            "type": EventType.Custom.value,
+            "data": {"tag": tags.TRACK, "payload": c.model_dump(exclude={"timestamp"})},
             "timestamp": c.timestamp,
         }
         for c in batch.custom
@@ -62,9 +60,9 @@ def _href(event: dict[str, Any]) -> str | None:
     data = event.get("data")
     if not isinstance(data, dict):
         return None
-    if event.get("type") == META:
+    if event.get("type") == EventType.Meta:
         href = data.get("href")
-    elif event.get("type") == CUSTOM and data.get("tag") == NAVIGATION_TAG:
+    elif event.get("type") == EventType.Custom and data.get("tag") == tags.NAVIGATION:
         payload = data.get("payload")
         href = payload.get("href") if isinstance(payload, dict) else None
     else:
@@ -75,7 +73,7 @@ def _href(event: dict[str, Any]) -> str | None:
 def viewport(events: list[dict[str, Any]]) -> dict[str, int] | None:
     for event in reversed(events):
         data = event.get("data")
-        if event.get("type") == META and isinstance(data, dict):
+        if event.get("type") == EventType.Meta and isinstance(data, dict):
             width, height = data.get("width"), data.get("height")
             if _dimension(width) and _dimension(height):
                 return {"width": width, "height": height}

@@ -40,6 +40,7 @@ from typing import Any
 
 from core.json_size import MAX_JSON_VALUE_BYTES, serialized_size
 from core.logs import get_logger
+from core.rrweb import tags
 from core.rrweb.dom import NodeTable, as_node_id
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction
 from workers.extraction.derived import DerivedEvent, Kind
@@ -56,12 +57,6 @@ from workers.extraction.selector import (
 from workers.extraction.settings import SignalSettings
 from workers.extraction.signals import DeadClicks, ErrorClicks, RageClicks
 from workers.extraction.values import number, point, positive_int, storable, text, timestamp
-
-TRACK_TAG = "sightline.track"
-ERROR_TAG = "sightline.error"
-NAVIGATION_TAG = "sightline.navigation"
-PAGE_TAG = "sightline.page"
-SUBMIT_TAG = "sightline.submit"
 
 MAX_URL_LENGTH = 4096
 MAX_NAME_LENGTH = 200
@@ -149,11 +144,11 @@ class Extractor:
             IncrementalSource.Selection: self._on_selection,
         }
         self._custom: dict[str, Handler] = {
-            TRACK_TAG: self._on_track,
-            ERROR_TAG: self._on_error,
-            NAVIGATION_TAG: self._on_navigation,
-            PAGE_TAG: self._on_page_report,
-            SUBMIT_TAG: self._on_submit_report,
+            tags.TRACK: self._on_track,
+            tags.ERROR: self._on_error,
+            tags.NAVIGATION: self._on_navigation,
+            tags.PAGE: self._on_page_report,
+            tags.SUBMIT: self._on_submit_report,
         }
 
     def feed(self, events: Iterable[Any]) -> list[DerivedEvent]:
@@ -211,7 +206,10 @@ class Extractor:
     def _rebuild_only(self, kind: int, data: dict[str, Any]) -> None:
         if kind == EventType.FullSnapshot:
             self._load_snapshot(data)
-        elif kind == EventType.IncrementalSnapshot and data.get("source") == 0:
+        elif (
+            kind == EventType.IncrementalSnapshot
+            and data.get("source") == IncrementalSource.Mutation
+        ):
             self._apply_mutation(data)
 
     def _advance(self, at: int) -> None:
