@@ -18,7 +18,6 @@ from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
 from storage import exports, privacy_requests
 from storage.database import Document
-from workers.queue import Job
 
 log = get_logger(__name__)
 
@@ -82,9 +81,7 @@ class PrivacyRequest:
 async def enqueue_privacy_request(ctx: Context, request_id: str) -> None:
     """Queue the worker job; if Redis is down, the request waits for the sweep."""
     try:
-        await ctx.resources.queue.enqueue(
-            Job.RUN_PRIVACY_REQUEST, request_id, job_id=f"privacy:{request_id}"
-        )
+        await ctx.resources.queue.enqueue_privacy_request(request_id)
     except RedisError as exc:
         log.warning("privacy_request.enqueue_failed", request=request_id, error=repr(exc))
 

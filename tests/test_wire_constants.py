@@ -1,5 +1,5 @@
 """Each wire constant has one home: rrweb's numbers in `core.rrweb.events`, Sightline's
-custom event tags in `core.rrweb.tags`.
+custom event tags in `core.rrweb.tags`, job ids in `workers.queue`.
 
 A bare `5` beside `event["type"]`, or a second `"sightline.error"`, compiles and passes
 every test until one side is renamed or renumbered; then extraction silently stops
@@ -102,3 +102,16 @@ def test_the_snippet_records_only_tags_the_server_knows() -> None:
     written = set(re.findall(r"addCustomEvent\(\s*'([^']+)'", SNIPPET.read_text()))
     assert written  # the snippet does record custom events
     assert written <= tags.ALL, written - tags.ALL
+
+
+def test_job_ids_are_made_only_by_the_queue() -> None:
+    """A job id dedupes a job in Redis; two spellings of one would let it run twice."""
+    queue_module = ROOT / "workers" / "queue.py"
+    found = [
+        _where(path, node)
+        for path, tree in _modules()
+        if path != queue_module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.keyword) and node.arg in ("job_id", "_job_id")
+    ]
+    assert not found, found

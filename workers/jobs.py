@@ -8,7 +8,7 @@ from typing import Any
 from core.logs import get_logger
 from storage import heartbeats, privacy_requests
 from workers import privacy
-from workers.queue import Job, JobQueue
+from workers.queue import JobQueue
 
 log = get_logger(__name__)
 
@@ -32,7 +32,7 @@ async def sweep_privacy_requests(ctx: dict[str, Any]) -> int:
     queue: JobQueue = ctx["queue"]
     stale = await privacy_requests.stale_pending_ids(ctx["db"], older_than=SWEEP_AFTER)
     for request_id in stale:
-        await queue.enqueue(Job.RUN_PRIVACY_REQUEST, request_id, job_id=f"privacy:{request_id}")
+        await queue.enqueue_privacy_request(request_id)
     return len(stale)
 
 

@@ -29,7 +29,7 @@ from storage import exports as export_store
 from storage.database import Database, Document
 from workers import exports, pii_scan
 from workers.leases import DEFAULT_LEASE, session_lease
-from workers.queue import Job, JobQueue
+from workers.queue import JobQueue
 
 log = get_logger(__name__)
 
@@ -252,9 +252,7 @@ async def schedule_retention(db: Database, queue: JobQueue, now: datetime | None
             parameters={"cutoff": cutoff.isoformat()},
             asked={"retention_days": days, "older_than": cutoff.isoformat()},
         )
-        await queue.enqueue(
-            Job.RUN_PRIVACY_REQUEST, request["_id"], job_id=f"privacy:{request['_id']}"
-        )
+        await queue.enqueue_privacy_request(request["_id"])
         queued += 1
     await export_store.delete_expired(db, now)
     return queued

@@ -61,5 +61,17 @@ class JobQueue:
             defer_by=timedelta(seconds=delay_s),
         )
 
+    async def enqueue_compaction(self, site_id: str, session_id: str) -> bool:
+        """Ask for a quiet session's chunks to be compacted; once per session at a time."""
+        return await self.enqueue(
+            Job.COMPACT_SESSION, site_id, session_id, job_id=f"compact:{site_id}:{session_id}"
+        )
+
+    async def enqueue_privacy_request(self, request_id: str) -> bool:
+        """Ask for a privacy request to run; once, however many times it is asked."""
+        return await self.enqueue(
+            Job.RUN_PRIVACY_REQUEST, request_id, job_id=f"privacy:{request_id}"
+        )
+
     async def queued_count(self) -> int:
         return int(await self._arq.zcard(self.queue_name))

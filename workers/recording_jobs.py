@@ -120,12 +120,7 @@ async def sweep_recordings(ctx: dict[str, Any]) -> str:
         db, quiet_since=now - timedelta(seconds=settings.SIGHTLINE_COMPACT_QUIET_S)
     )
     for session in quiet:
-        await queue.enqueue(
-            Job.COMPACT_SESSION,
-            session["site_id"],
-            session["session_id"],
-            job_id=f"compact:{session['site_id']}:{session['session_id']}",
-        )
+        await queue.enqueue_compaction(session["site_id"], session["session_id"])
     return f"{len(waiting)} sessions to process, {len(quiet)} to compact"
 
 
