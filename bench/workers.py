@@ -23,11 +23,11 @@ import zstandard
 
 from bench.harness import ROOT, running_stack
 from bench.workload import session_events
+from core.signal_settings import SignalSettings
 from storage import recordings
 from storage.database import create_client
 from storage.indexes import ensure_indexes
 from workers.extraction.extractor import Extractor
-from workers.extraction.settings import SignalSettings
 
 SITE = "bench-site"
 SESSION = "bench-long-session"

@@ -43,6 +43,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from core.derived_events import Kind
 from core.funnels import MAX_EXCLUSIONS, MAX_STEPS
 from core.json_size import MAX_JSON_VALUE_BYTES
 from graph.api_keys import MAX_KEYS_PER_ACCOUNT
@@ -53,7 +54,6 @@ from graph.ranges import MAX_RANGE
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage.funnels import MAX_FUNNELS_PER_SITE
 from storage.sessions import MAX_PAGES
-from workers.extraction.derived import Kind
 
 DEFAULT_MAX_COST = 100_000
 JSON_VALUE_COST = MAX_JSON_VALUE_BYTES // 32

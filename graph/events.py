@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from strawberry.scalars import JSON
 
 from core.cursors import CursorKind
+from core.derived_events import Kind
 from graph.context import Context
 from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
@@ -17,7 +18,6 @@ from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch, element_selector
 from storage import events
 from storage.database import Document
-from workers.extraction.derived import Kind
 from workers.queue import Job
 
 strawberry.enum(Kind, name="EventKind", description="What an autotracked event records.")

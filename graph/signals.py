@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import strawberry
 
+from core.signal_settings import SignalSettings
 from graph.errors import UserError
 from storage.database import Document
-from workers.extraction.settings import SignalSettings
 
 
 @strawberry.type(

@@ -9,6 +9,7 @@ import httpx
 from graphql import GraphQLField, GraphQLObjectType, get_named_type, parse
 
 from core.config import Settings
+from core.derived_events import Kind
 from core.json_size import MAX_JSON_VALUE_BYTES
 from graph.cost import DEFAULT_MAX_COST, JSON_VALUE_COST, PER_REQUEST, list_size, query_cost
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -22,7 +23,6 @@ from tests.events_helpers import store_derived
 from tests.extraction.helpers import T0, extract, of_kind, start, track
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
-from workers.extraction.derived import Kind
 
 GRAPHQL = schema._schema
 ATTACK = "query($s: ID!) {" + " ".join(

@@ -10,6 +10,7 @@ not) only once later data covers them, or when the session is final.
 from dataclasses import dataclass
 from typing import Any
 
+from core.signal_settings import SignalSettings
 from storage import event_blocks, sessions, sites
 from storage import events as event_store
 from storage.crash_points import crash_point
@@ -18,7 +19,6 @@ from storage.ids import session_key
 from storage.recording_stream import Piece, list_pieces, pieces_events
 from workers import heatmap_rollup
 from workers.extraction.extractor import Extractor
-from workers.extraction.settings import SignalSettings
 from workers.heatmap_rollup import MoveSampler
 from workers.leases import SessionLease, session_lease
 

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.derived_events import DerivedEvent, Kind
 from core.rrweb.dom import NodeTable
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction, NodeType
-from workers.extraction.derived import DerivedEvent, Kind
+from core.signal_settings import SignalSettings
 from workers.extraction.extractor import Extractor
-from workers.extraction.settings import SignalSettings
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 T0 = 1_800_000_000_000

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from core.config import Settings
+from core.derived_events import Kind
 from core.rrweb.dom import NodeTable
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
 from storage.database import Database
@@ -47,7 +48,6 @@ from tests.hostile_rrweb import (
 )
 from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch
 from workers import processing
-from workers.extraction.derived import Kind
 from workers.extraction.extractor import Extractor
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
+from core.derived_events import DerivedEvent, Kind
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
+from core.signal_settings import SignalSettings
 from tests.extraction.helpers import (
     T0,
     URL,
@@ -30,9 +32,7 @@ from tests.extraction.helpers import (
     track,
     typing,
 )
-from workers.extraction.derived import DerivedEvent, Kind
 from workers.extraction.extractor import Extractor, Ordinals
-from workers.extraction.settings import SignalSettings
 
 SHOP_URL = "http://127.0.0.1:37047/shop.html"
 SHOP_T0 = 1795910773345

@@ -1,7 +1,7 @@
 import pytest
 
-from workers.extraction.derived import DerivedEvent, Kind
-from workers.extraction.settings import SignalSettings
+from core.derived_events import DerivedEvent, Kind
+from core.signal_settings import SignalSettings
 
 
 def test_defaults_follow_posthog() -> None:

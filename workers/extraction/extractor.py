@@ -38,12 +38,13 @@ rest of the stream is extracted: one odd event must not stop a session's extract
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.derived_events import DerivedEvent, Kind
 from core.json_size import MAX_JSON_VALUE_BYTES, serialized_size
 from core.logs import get_logger
 from core.rrweb import tags
 from core.rrweb.dom import NodeTable, as_node_id
 from core.rrweb.events import EventType, IncrementalSource, MouseInteraction
-from workers.extraction.derived import DerivedEvent, Kind
+from core.signal_settings import SignalSettings
 from workers.extraction.page import Page
 from workers.extraction.selector import (
     Target,
@@ -54,7 +55,6 @@ from workers.extraction.selector import (
     selector_of,
     submitted_form,
 )
-from workers.extraction.settings import SignalSettings
 from workers.extraction.signals import DeadClicks, ErrorClicks, RageClicks
 from workers.extraction.values import number, point, positive_int, storable, text, timestamp
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from workers.extraction.derived import DerivedEvent, Kind
+from core.derived_events import DerivedEvent, Kind
 from workers.extraction.selector import Target
 
 

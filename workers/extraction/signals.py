@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from workers.extraction.derived import DerivedEvent, Kind
-from workers.extraction.settings import SignalSettings
+from core.derived_events import DerivedEvent, Kind
+from core.signal_settings import SignalSettings
 
 
 def _signal(
