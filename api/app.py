@@ -45,9 +45,10 @@ def create_app(
     *,
     schema: BaseSchema | None = None,
     listeners: Sequence[CommandListener] = (),
+    passwords: Passwords | None = None,
 ) -> Starlette:
     """Build the Starlette app. `schema` replaces the GraphQL schema, `listeners` watch the
-    database commands (tests only)."""
+    database commands, `passwords` replaces argon2id at its production cost (tests only)."""
     graphql_schema = schema or build_schema(
         Limits(
             max_depth=settings.SIGHTLINE_GRAPHQL_MAX_DEPTH,
@@ -73,7 +74,7 @@ def create_app(
             db=database_of(mongo, settings.MONGODB_DATABASE),
             redis=redis,
             queue=JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME),
-            passwords=Passwords(),
+            passwords=passwords or Passwords(),
             throttle=throttle,
             login_throttle=LoginThrottle(redis, settings),
             redis_breaker=Breaker(),

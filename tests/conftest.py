@@ -38,6 +38,7 @@ from scripts.local_services import (
 )
 from storage.database import Client, Database
 from storage.engine import open_client
+from tests.app_helpers import make_app
 
 PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links work as given
 # The storage engine the tests' clients and processes assume (storage/engine.py): `auto`
@@ -137,7 +138,7 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The API built from `settings`, with its lifespan, behind an HTTP client."""
-    application = create_app(settings)
+    application = make_app(settings)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://sightline.test") as c:
@@ -146,9 +147,21 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest_asyncio.fixture
 async def app(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+    application = make_app(settings)
     async with LifespanManager(application):
         yield application
+
+
+@pytest_asyncio.fixture
+async def production_client(
+    settings: Settings, db: Database, redis: Redis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with argon2id at its production cost (the other fixtures use a cheap one)."""
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sightline.test") as c:
+            yield c
 
 
 @pytest_asyncio.fixture

@@ -101,15 +101,20 @@ async def test_wrong_password_and_unknown_email_answer_identically(
     assert wrong.get("data") == unknown.get("data")
 
 
-async def test_password_is_stored_only_as_argon2id(client: httpx.AsyncClient, db: Database) -> None:
-    await sign_up(client, "hash@example.com")
+async def test_password_is_stored_only_as_argon2id(
+    production_client: httpx.AsyncClient, db: Database
+) -> None:
+    await sign_up(production_client, "hash@example.com")
     stored = await accounts.find_by_email(db, "hash@example.com")
     assert stored is not None
     assert stored["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert PASSWORD not in str(stored)
 
 
-async def test_outdated_hash_is_upgraded_at_login(client: httpx.AsyncClient, db: Database) -> None:
+async def test_outdated_hash_is_upgraded_at_login(
+    production_client: httpx.AsyncClient, db: Database
+) -> None:
+    client = production_client
     await sign_up(client, "old@example.com")
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     account = await accounts.find_by_email(db, "old@example.com")

@@ -40,7 +40,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
-from api.app import create_app
 from core.config import Settings
 from core.errors import ANSWERS, INTERNAL
 from core.inputs import MAX_TEXT_CHARS
@@ -49,6 +48,7 @@ from graph.limits import Limits
 from graph.schema import build_schema, schema
 from scripts.local_services import Service
 from tests.accounts_helpers import create_site, sign_up
+from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.test_graphql_limits import ProbeQuery
@@ -398,7 +398,7 @@ async def production_probe(settings: Settings) -> AsyncIterator[httpx.AsyncClien
         extra_rules={f"Query.{name}": ANYONE for name in ("root", "boom", "refused", "miscounted")},
     )
     production = settings.model_copy(update={"SIGHTLINE_ENV": "production"})
-    app = create_app(production, schema=probe)
+    app = make_app(production, schema=probe)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -30,11 +30,11 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from schemathesis.graphql import nodes
 
-from api.app import create_app
 from core.config import Settings
 from graph.schema import schema as served_schema
 from storage.database import Database
 from tests.accounts_helpers import PASSWORD, create_key, create_site, data, sign_up
+from tests.app_helpers import make_app
 from tests.graphql_client import gql
 from tests.ingest_helpers import send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
@@ -80,7 +80,7 @@ class LiveApi:
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(create_app(settings), log_config=None, access_log=False)
+        config = uvicorn.Config(make_app(settings), log_config=None, access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True

@@ -18,7 +18,6 @@ from graphql import (
 )
 from structlog.stdlib import ProcessorFormatter
 
-from api.app import create_app
 from core.config import Settings
 from graph.access import ANYONE
 from graph.api_keys import MAX_KEYS_PER_ACCOUNT
@@ -31,6 +30,7 @@ from storage import sites as storage_sites
 from storage.database import Database
 from storage.funnels import MAX_FUNNELS_PER_SITE
 from tests.accounts_helpers import CREATE_SITE, create_site, data, sign_up
+from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
@@ -72,7 +72,7 @@ async def probe(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         mutation=None,
         extra_rules={f"Query.{name}": ANYONE for name in ("root", "boom", "refused", "miscounted")},
     )
-    app = create_app(settings, schema=schema)
+    app = make_app(settings, schema=schema)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -153,7 +153,7 @@ async def test_graphiql_is_served_in_development(client: httpx.AsyncClient) -> N
 
 
 async def test_graphiql_is_off_in_production(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"SIGHTLINE_ENV": "production"}))
+    app = make_app(settings.model_copy(update={"SIGHTLINE_ENV": "production"}))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -5,13 +5,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.app import create_app
 from core.config import Settings
 from core.replay_links import replay_path
 from core.signing import signed_query
 from graph.privacy import EXPORT_PURPOSE
 from scripts.local_services import Service
 from tests.accounts_helpers import PASSWORD, SIGN_UP, create_site, data, sign_up
+from tests.app_helpers import make_app
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 
@@ -23,7 +23,7 @@ async def test_healthz_reports_both_services_up(client: httpx.AsyncClient) -> No
 
 
 async def _healthz(settings: Settings, stop: Service) -> httpx.Response:
-    app = create_app(settings)
+    app = make_app(settings)
     async with LifespanManager(app):
         stop.stop()
         transport = httpx.ASGITransport(app=app)
@@ -183,7 +183,7 @@ async def test_a_storage_outage_answers_503_with_security_headers(
     settings: Settings, own_mongodb: Service
 ) -> None:
     settings = settings.model_copy(update={"MONGODB_URL": own_mongodb.url})
-    app = create_app(settings)
+    app = make_app(settings)
     async with LifespanManager(app):
         own_mongodb.stop()
         transport = httpx.ASGITransport(app=app)

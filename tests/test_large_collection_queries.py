@@ -31,12 +31,12 @@ from pymongo.monitoring import (
 )
 from redis.asyncio import Redis
 
-from api.app import create_app
 from core.config import Settings
 from storage import event_blocks
 from storage.database import Client, Database, create_client, database_of
 from storage.hot_queries import LARGE_COLLECTIONS
 from tests.accounts_helpers import create_site, data, sign_up
+from tests.app_helpers import make_app
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
@@ -209,7 +209,7 @@ class Flow:
 @pytest_asyncio.fixture
 async def flow(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[Flow]:
     recorder = Recorder(settings.MONGODB_DATABASE)
-    app = create_app(settings, listeners=[recorder])
+    app = make_app(settings, listeners=[recorder])
     mongo: Client = create_client(settings.mongodb_url, app_name="tests", listeners=[recorder])
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

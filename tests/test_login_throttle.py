@@ -17,12 +17,12 @@ from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from api.app import create_app
 from core.config import Settings
 from core.passwords import Passwords
 from scripts.local_services import Service
 from storage.database import Database
 from tests.accounts_helpers import LOG_IN, PASSWORD, data, error_code, sign_up
+from tests.app_helpers import cheap_hasher, make_app
 from tests.graphql_client import gql
 
 VICTIM = "victim@example.com"
@@ -35,7 +35,7 @@ class CountingPasswords(Passwords):
     """The real checker, counting how many passwords it verified."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(cheap_hasher())
         self.checks = 0
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
@@ -61,7 +61,7 @@ class Api:
 
 @asynccontextmanager
 async def serve_counting(settings: Settings, **limits: int) -> AsyncIterator[Api]:
-    app = create_app(settings.model_copy(update=limits))
+    app = make_app(settings.model_copy(update=limits))
     async with LifespanManager(app):
         passwords = CountingPasswords()
         app.state.resources = replace(app.state.resources, passwords=passwords)

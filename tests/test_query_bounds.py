@@ -23,7 +23,6 @@ from pymongo import monitoring
 from redis.asyncio import Redis
 from strawberry.schema import BaseSchema
 
-from api.app import create_app
 from core.config import Settings
 from graph.access import ANYONE
 from graph.context import Context
@@ -32,6 +31,7 @@ from graph.schema import build_schema, schema
 from storage.database import Database
 from storage.events import event_document
 from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
+from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.events_helpers import fold_derived
 from tests.graphql_client import gql
@@ -367,7 +367,7 @@ async def test_a_read_after_the_budget_is_spent_fails_before_it_is_sent(
 
 @asynccontextmanager
 async def serve_schema(settings: Settings, probe: BaseSchema) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings, schema=probe)
+    application = make_app(settings, schema=probe)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -13,10 +13,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
-from api.app import create_app
 from core.config import Settings
 from storage.database import Database
 from tests.accounts_helpers import LOG_IN, create_site, sign_up
+from tests.app_helpers import make_app
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
 
@@ -68,7 +68,7 @@ async def _visit(app_client: httpx.AsyncClient) -> None:
 async def test_no_redis_key_or_value_holds_the_client_address_or_email(
     address: str, settings: Settings, db: Database, redis: Redis
 ) -> None:
-    application = create_app(settings)
+    application = make_app(settings)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application, client=(address, 40_000))
         async with httpx.AsyncClient(transport=transport, base_url="http://sightline.test") as c:

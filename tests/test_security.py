@@ -15,7 +15,6 @@ import strawberry
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
-from api.app import create_app
 from api.cors import parse_origins
 from core.config import ConfigError, LogFormat, Settings, load_settings
 from core.logs import configure_logging
@@ -36,6 +35,7 @@ from tests.accounts_helpers import (
     error_code,
     sign_up,
 )
+from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
@@ -501,7 +501,7 @@ async def test_request_errors_reach_the_client_but_execution_errors_stay_masked(
         mutation=None,
         extra_rules={"Query.name": ANYONE, "Query.echo": ANYONE},
     )
-    app = create_app(settings, schema=schema)
+    app = make_app(settings, schema=schema)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

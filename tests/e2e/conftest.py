@@ -20,10 +20,10 @@ import uvicorn
 from playwright.async_api import BrowserContext, async_playwright
 from redis.asyncio import Redis
 
-from api.app import create_app
 from core.config import Settings
 from scripts.demo_site import DemoSite
 from storage.database import Database
+from tests.app_helpers import make_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,9 +48,7 @@ class ApiServer:
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         served = settings.model_copy(update={"SIGHTLINE_PUBLIC_URL": self.url})
-        config = uvicorn.Config(
-            create_app(served), log_config=None, access_log=False, lifespan="on"
-        )
+        config = uvicorn.Config(make_app(served), log_config=None, access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
