@@ -21,6 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
@@ -44,6 +45,13 @@ PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links
 # The storage engine the tests' clients and processes assume (storage/engine.py): `auto`
 # finds FerretDB, so its workarounds are on; SIGHTLINE_STORAGE_ENGINE=ferretdb says so.
 STORAGE_ENGINE = StorageEngine(os.environ.get("SIGHTLINE_STORAGE_ENGINE", "auto"))
+
+
+# Property tests run the same examples every time, so a red run is reproducible and `make test`
+# never fails on a case no one can find again; SIGHTLINE_HYPOTHESIS=explore draws new ones.
+hypothesis_settings.register_profile("fixed", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("SIGHTLINE_HYPOTHESIS", "fixed"))
 
 
 @dataclass(frozen=True)
