@@ -7,7 +7,7 @@ import strawberry
 
 from core.credentials import digest, keyed_hash, new_session_token
 from core.passwords import PasswordPolicyError
-from graph.auth import Principal, Via
+from graph.auth import Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
@@ -88,9 +88,8 @@ async def _start_session(ctx: Context, account: AccountDocument) -> AuthSession:
     return AuthSession(token=token, expires_at=expires_at, account=Account.from_document(account))
 
 
-async def _current_account(ctx: Context, principal: Principal | None) -> AccountDocument:
-    assert principal is not None
-    account = await accounts.find_by_id(ctx.db, principal.account_id)
+async def _current_account(ctx: Context) -> AccountDocument:
+    account = await accounts.find_by_id(ctx.db, ctx.caller.account_id)
     if account is None:
         raise NotFoundError("The account no longer exists.")
     return account
@@ -108,7 +107,7 @@ async def _verify_password(ctx: Context, account: AccountDocument, password: str
 class AccountQuery:
     @strawberry.field(description="The signed-in account.")
     async def viewer(self, info: strawberry.Info[Context, None]) -> Account:
-        return Account.from_document(await _current_account(info.context, info.context.principal))
+        return Account.from_document(await _current_account(info.context))
 
 
 @strawberry.type
@@ -149,8 +148,7 @@ class AccountMutation:
 
     @strawberry.mutation(description="Revoke the token this request was made with.")
     async def log_out(self, info: strawberry.Info[Context, None]) -> bool:
-        principal = info.context.principal
-        assert principal is not None
+        principal = info.context.caller
         await auth_tokens.revoke_token(info.context.db, principal.credential_hash)
         return True
 
@@ -162,7 +160,7 @@ class AccountMutation:
         email: str | None = None,
     ) -> Account:
         ctx = info.context
-        account = await _current_account(ctx, ctx.principal)
+        account = await _current_account(ctx)
         new_name = _valid_name(name) if name is not None else None
         new_email = _valid_email(email) if email is not None else None
         try:
@@ -180,13 +178,12 @@ class AccountMutation:
         self, info: strawberry.Info[Context, None], current_password: str, new_password: str
     ) -> bool:
         ctx = info.context
-        principal = ctx.principal
-        account = await _current_account(ctx, principal)
+        principal = ctx.caller
+        account = await _current_account(ctx)
         await _verify_password(ctx, account, current_password)
         await _check_new_password(ctx, new_password, account["email"], account["name"])
         new_hash = await ctx.resources.passwords.hash(new_password)
         await accounts.set_password_hash(ctx.db, account["_id"], new_hash)
-        assert principal is not None
         assert principal.via is Via.SESSION
         await auth_tokens.revoke_all_tokens(
             ctx.db, account["_id"], except_hash=principal.credential_hash
@@ -200,7 +197,7 @@ class AccountMutation:
         self, info: strawberry.Info[Context, None], password: str
     ) -> PrivacyRequest:
         ctx = info.context
-        account = await _current_account(ctx, ctx.principal)
+        account = await _current_account(ctx)
         await _verify_password(ctx, account, password)
         account_id = account["_id"]
         # Credentials first: a failure part-way leaves an account one can sign in to and

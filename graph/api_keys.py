@@ -54,8 +54,7 @@ class CreatedApiKey:
 class ApiKeyQuery:
     @strawberry.field(description="The API keys of the signed-in account.")
     async def api_keys(self, info: strawberry.Info[Context, None]) -> list[ApiKey]:
-        principal = info.context.principal
-        assert principal is not None
+        principal = info.context.caller
         docs = await api_keys.list_api_keys(info.context.db, principal.account_id)
         return [ApiKey.from_document(doc) for doc in docs]
 
@@ -71,8 +70,7 @@ class ApiKeyMutation:
         site_ids: list[strawberry.ID] | None = None,
     ) -> CreatedApiKey:
         ctx = info.context
-        principal = ctx.principal
-        assert principal is not None
+        principal = ctx.caller
         clean_name = name.strip()
         if not 1 <= len(clean_name) <= MAX_NAME_LENGTH:
             raise UserError(f"The name must have 1 to {MAX_NAME_LENGTH} characters.")
@@ -101,8 +99,7 @@ class ApiKeyMutation:
 
     @strawberry.mutation(description="Revoke an API key; it stops working on the next request.")
     async def revoke_api_key(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> bool:
-        principal = info.context.principal
-        assert principal is not None
+        principal = info.context.caller
         revoked = await api_keys.revoke_api_key(
             info.context.db, account_id=principal.account_id, key_id=str(id)
         )

@@ -11,6 +11,7 @@ from core.config import Settings
 from core.passwords import Passwords
 from core.throttle import Throttle
 from graph.auth import Principal
+from graph.errors import AuthenticationError
 from graph.login_throttle import LoginThrottle
 from storage.database import Database
 from storage.site_cache import SiteCache
@@ -43,6 +44,14 @@ class Context:
     @property
     def db(self) -> Database:
         return self.resources.db
+
+    @property
+    def caller(self) -> Principal:
+        """Who is calling. Read by resolvers behind a rule that needs a caller (every rule
+        but `Audience.ANYONE`, graph/access.py), which refuses the request before they run."""
+        if self.principal is None:
+            raise AuthenticationError(self.auth_failure or "Sign in or use an API key.")
+        return self.principal
 
     @property
     def client_address(self) -> str:

@@ -87,8 +87,7 @@ async def enqueue_privacy_request(ctx: Context, request_id: str) -> None:
 
 
 def _requester(ctx: Context) -> str:
-    principal = ctx.principal
-    assert principal is not None
+    principal = ctx.caller
     return f"api_key:{principal.key_id}" if principal.key_id else f"account:{principal.account_id}"
 
 

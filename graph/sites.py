@@ -135,8 +135,7 @@ def _updated(doc: Document | None) -> Site:
 class SiteQuery:
     @strawberry.field(description="The sites the caller can see.")
     async def sites(self, info: strawberry.Info[Context, None]) -> list[Site]:
-        principal = info.context.principal
-        assert principal is not None
+        principal = info.context.caller
         docs = await sites.list_owned_sites(
             info.context.db, principal.account_id, principal.site_ids, limit=MAX_SITES_PER_ACCOUNT
         )
@@ -153,8 +152,7 @@ class SiteMutation:
     async def create_site(
         self, info: strawberry.Info[Context, None], name: str, domains: list[str]
     ) -> Site:
-        principal = info.context.principal
-        assert principal is not None
+        principal = info.context.caller
         if principal.site_ids is not None:
             raise ForbiddenError("An API key limited to some sites cannot create sites.")
         owned = await sites.list_owned_sites(
@@ -197,8 +195,7 @@ class SiteMutation:
     ) -> PrivacyRequest:
         ctx = info.context
         site = await owned_site(ctx, str(site_id))
-        principal = ctx.principal
-        assert principal is not None
+        principal = ctx.caller
         await sites.mark_deleted(ctx.db, site["_id"])
         ctx.resources.site_cache.forget(site["tracking_key"])
         request = await privacy_requests.create_request(
