@@ -10,6 +10,7 @@ from core.passwords import PasswordPolicyError
 from graph.auth import Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
+from graph.names import checked_name
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.sites import MAX_SITES_PER_ACCOUNT, Site
 from storage import accounts, api_keys, auth_tokens, privacy_requests, sites
@@ -17,7 +18,6 @@ from storage.accounts import AccountDocument
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 254
-MAX_NAME_LENGTH = 200
 LOGIN_FAILED = "Incorrect email or password."
 
 
@@ -61,13 +61,6 @@ def _valid_email(email: str) -> str:
     if len(normalized) > MAX_EMAIL_LENGTH or not _EMAIL.match(normalized):
         raise UserError("Enter a valid email address.")
     return normalized
-
-
-def _valid_name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise UserError(f"The name must have 1 to {MAX_NAME_LENGTH} characters.")
-    return cleaned
 
 
 async def _check_new_password(ctx: Context, password: str, email: str, name: str) -> None:
@@ -117,7 +110,7 @@ class AccountMutation:
         self, info: strawberry.Info[Context, None], email: str, password: str, name: str
     ) -> AuthSession:
         ctx = info.context
-        normalized, clean_name = _valid_email(email), _valid_name(name)
+        normalized, clean_name = _valid_email(email), checked_name(name)
         await _check_new_password(ctx, password, normalized, clean_name)
         password_hash = await ctx.resources.passwords.hash(password)
         try:
@@ -161,7 +154,7 @@ class AccountMutation:
     ) -> Account:
         ctx = info.context
         account = await _current_account(ctx)
-        new_name = _valid_name(name) if name is not None else None
+        new_name = checked_name(name) if name is not None else None
         new_email = _valid_email(email) if email is not None else None
         try:
             updated = await accounts.update_profile(

@@ -7,12 +7,12 @@ import strawberry
 from core.credentials import api_key_hint, digest, new_api_key
 from graph.context import Context
 from graph.errors import NotFoundError, UserError
+from graph.names import MAX_KEY_NAME_LENGTH, checked_name
 from graph.scopes import Scope
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage import api_keys, sites
 from storage.database import Document
 
-MAX_NAME_LENGTH = 100
 MAX_KEYS_PER_ACCOUNT = 100
 
 
@@ -71,9 +71,7 @@ class ApiKeyMutation:
     ) -> CreatedApiKey:
         ctx = info.context
         principal = ctx.caller
-        clean_name = name.strip()
-        if not 1 <= len(clean_name) <= MAX_NAME_LENGTH:
-            raise UserError(f"The name must have 1 to {MAX_NAME_LENGTH} characters.")
+        clean_name = checked_name(name, MAX_KEY_NAME_LENGTH)
         if not scopes:
             raise UserError("Give the key at least one scope.")
         wanted = sorted({str(s) for s in site_ids}) if site_ids is not None else None

@@ -24,6 +24,7 @@ from core.funnels import DroppedUnit, EventType, MatchOp, Unit, epoch_ms
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
 from graph.links import Link, replay_link
+from graph.names import checked_name
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
@@ -35,7 +36,6 @@ from storage.errors import STORAGE_TIMEOUTS
 from storage.ids import session_key
 
 NO_SUCH_FUNNEL = "No such funnel."
-MAX_NAME_LENGTH = 200
 DROP_OFF_SAMPLE = 1000
 DROPPED_CURSOR = CursorKind("FunnelStep.droppedSessions", int)
 MAX_RESULTS_PER_REQUEST = 5
@@ -504,13 +504,6 @@ class Funnel:
         )
 
 
-def _name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise UserError(f"The name must have 1 to {MAX_NAME_LENGTH} characters.")
-    return cleaned
-
-
 async def _owned_funnel(ctx: Context, funnel_id: str) -> Document:
     """The caller's funnel, or NotFoundError (for missing and foreign alike)."""
     return await on_owned_site(ctx, await store.find_funnel(ctx.db, funnel_id), NO_SUCH_FUNNEL)
@@ -558,7 +551,7 @@ class FunnelMutation:
     ) -> Funnel:
         ctx = info.context
         site = await owned_site(ctx, str(site_id))
-        cleaned, checked = _name(name), definition.to_core()
+        cleaned, checked = checked_name(name), definition.to_core()
         if await store.count_funnels(ctx.db, site["_id"]) >= store.MAX_FUNNELS_PER_SITE:
             raise UserError(f"A site can have at most {store.MAX_FUNNELS_PER_SITE} funnels.")
         doc = await store.create_funnel(
@@ -581,7 +574,7 @@ class FunnelMutation:
         doc = await _owned_funnel(ctx, str(id))
         changes: Document = {}
         if name is not None:
-            changes["name"] = _name(name)
+            changes["name"] = checked_name(name)
         if definition is not None:
             changes["definition"] = store.definition_document(definition.to_core())
         if not changes:

@@ -11,13 +11,13 @@ from core.rrweb.privacy import validate_selectors
 from core.rrweb.selectors import SelectorError
 from graph.context import Context
 from graph.errors import ForbiddenError, NotFoundError, UserError
+from graph.names import checked_name
 from graph.ownership import NO_SUCH_SITE, owned_site
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.signals import SignalSettingsInput, SignalSettingsType, changed_signals
 from storage import privacy_requests, sites
 from storage.database import Document
 
-MAX_NAME_LENGTH = 200
 MAX_SELECTORS = 50
 MAX_RETENTION_DAYS = 3650
 MAX_SITES_PER_ACCOUNT = 100
@@ -72,13 +72,6 @@ class SiteUpdate:
     signals: SignalSettingsInput | None = None
 
 
-def _name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise UserError(f"The name must have 1 to {MAX_NAME_LENGTH} characters.")
-    return cleaned
-
-
 def _domains(domains: list[str]) -> list[str]:
     try:
         return normalize_domains(domains)
@@ -102,7 +95,7 @@ def _changes(update: SiteUpdate, site: Document) -> dict[str, Any]:
         if signals is not None:
             changes["signals"] = signals
     if update.name is not None:
-        changes["name"] = _name(update.name)
+        changes["name"] = checked_name(update.name)
     if update.domains is not None:
         changes["domains"] = _domains(update.domains)
     return changes
@@ -163,7 +156,7 @@ class SiteMutation:
         doc = await sites.create_site(
             info.context.db,
             account_id=principal.account_id,
-            name=_name(name),
+            name=checked_name(name),
             domains=_domains(domains),
         )
         return Site.from_document(doc)
