@@ -33,6 +33,7 @@ from storage import funnels as store
 from storage.database import Document, time_budget
 from storage.errors import STORAGE_TIMEOUTS
 from storage.ids import session_key
+from storage.sites import SiteDocument
 
 NO_SUCH_FUNNEL = "No such funnel."
 MAX_NAME_LENGTH = 200
@@ -428,7 +429,7 @@ def _count_result(ctx: Context) -> None:
 
 
 async def compute(
-    ctx: Context, site: Document, definition: core.FunnelDefinition, options: ResultOptions
+    ctx: Context, site: SiteDocument, definition: core.FunnelDefinition, options: ResultOptions
 ) -> FunnelResult:
     """The funnel's numbers over the (owned) site's events in the range, within a budget."""
     window = options.range.checked()
