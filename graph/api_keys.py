@@ -10,7 +10,6 @@ from graph.errors import NotFoundError, UserError
 from graph.scopes import Scope
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage import api_keys, sites
-from storage.database import Document
 
 MAX_NAME_LENGTH = 100
 MAX_KEYS_PER_ACCOUNT = 100
@@ -31,7 +30,7 @@ class ApiKey:
     )
 
     @classmethod
-    def from_document(cls, doc: Document) -> "ApiKey":
+    def from_document(cls, doc: api_keys.ApiKeyDocument) -> "ApiKey":
         site_ids = doc.get("site_ids")
         return cls(
             id=strawberry.ID(doc["_id"]),

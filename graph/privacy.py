@@ -62,7 +62,7 @@ class PrivacyRequest:
         return public_link(settings, f"/exports/{self.id}?{query}")
 
     @classmethod
-    def from_document(cls, doc: Document) -> "PrivacyRequest":
+    def from_document(cls, doc: privacy_requests.RequestDocument) -> "PrivacyRequest":
         return cls(
             id=strawberry.ID(doc["_id"]),
             kind=doc["kind"],
