@@ -491,7 +491,7 @@ class Funnel:
         return await compute(info.context, site, self.definition, options)
 
     @classmethod
-    def from_document(cls, doc: Document) -> "Funnel":
+    def from_document(cls, doc: store.FunnelDocument) -> "Funnel":
         definition = store.definition_of(doc["definition"])
         return cls(
             id=strawberry.ID(doc["_id"]),
@@ -512,7 +512,7 @@ def _name(name: str) -> str:
     return cleaned
 
 
-async def _owned_funnel(ctx: Context, funnel_id: str) -> Document:
+async def _owned_funnel(ctx: Context, funnel_id: str) -> store.FunnelDocument:
     """The caller's funnel, or NotFoundError (for missing and foreign alike)."""
     return await on_owned_site(ctx, await store.find_funnel(ctx.db, funnel_id), NO_SUCH_FUNNEL)
 
