@@ -11,7 +11,6 @@ from graph.names import MAX_KEY_NAME_LENGTH, checked_name
 from graph.scopes import Scope
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage import api_keys, sites
-from storage.database import Document
 
 MAX_KEYS_PER_ACCOUNT = 100
 
@@ -31,7 +30,7 @@ class ApiKey:
     )
 
     @classmethod
-    def from_document(cls, doc: Document) -> "ApiKey":
+    def from_document(cls, doc: api_keys.ApiKeyDocument) -> "ApiKey":
         site_ids = doc.get("site_ids")
         return cls(
             id=strawberry.ID(doc["_id"]),

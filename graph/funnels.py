@@ -34,6 +34,7 @@ from storage import funnels as store
 from storage.database import Document, time_budget
 from storage.errors import STORAGE_TIMEOUTS
 from storage.ids import session_key
+from storage.sites import SiteDocument
 
 NO_SUCH_FUNNEL = "No such funnel."
 DROP_OFF_SAMPLE = 1000
@@ -428,7 +429,7 @@ def _count_result(ctx: Context) -> None:
 
 
 async def compute(
-    ctx: Context, site: Document, definition: core.FunnelDefinition, options: ResultOptions
+    ctx: Context, site: SiteDocument, definition: core.FunnelDefinition, options: ResultOptions
 ) -> FunnelResult:
     """The funnel's numbers over the (owned) site's events in the range, within a budget."""
     window = options.range.checked()
@@ -490,7 +491,7 @@ class Funnel:
         return await compute(info.context, site, self.definition, options)
 
     @classmethod
-    def from_document(cls, doc: Document) -> "Funnel":
+    def from_document(cls, doc: store.FunnelDocument) -> "Funnel":
         definition = store.definition_of(doc["definition"])
         return cls(
             id=strawberry.ID(doc["_id"]),
@@ -504,7 +505,7 @@ class Funnel:
         )
 
 
-async def _owned_funnel(ctx: Context, funnel_id: str) -> Document:
+async def _owned_funnel(ctx: Context, funnel_id: str) -> store.FunnelDocument:
     """The caller's funnel, or NotFoundError (for missing and foreign alike)."""
     return await on_owned_site(ctx, await store.find_funnel(ctx.db, funnel_id), NO_SUCH_FUNNEL)
 

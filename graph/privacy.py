@@ -18,6 +18,7 @@ from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
 from storage import exports, privacy_requests
 from storage.database import Document
+from storage.sites import SiteDocument
 
 log = get_logger(__name__)
 
@@ -61,7 +62,7 @@ class PrivacyRequest:
         return public_link(settings, f"/exports/{self.id}?{query}")
 
     @classmethod
-    def from_document(cls, doc: Document) -> "PrivacyRequest":
+    def from_document(cls, doc: privacy_requests.RequestDocument) -> "PrivacyRequest":
         return cls(
             id=strawberry.ID(doc["_id"]),
             kind=doc["kind"],
@@ -98,7 +99,12 @@ def _visitor(visitor_id: str) -> str:
 
 
 async def _request(
-    ctx: Context, site: Document, kind: str, subject: str, parameters: Document, asked: Document
+    ctx: Context,
+    site: SiteDocument,
+    kind: str,
+    subject: str,
+    parameters: Document,
+    asked: Document,
 ) -> PrivacyRequest:
     subject_hash = (
         keyed_hash(ctx.resources.settings.secret_key, f"{site['_id']}:{subject}") if subject else ""

@@ -12,7 +12,7 @@ from graph.links import Link, replay_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from storage import session_search, sessions, visitors
-from storage.database import Document
+from storage.sessions import SessionDocument
 
 NO_SUCH_SESSION = "No such session."
 
@@ -72,7 +72,7 @@ class Session:
         return replay_link(info.context.resources.settings, str(self.id))
 
     @classmethod
-    def from_document(cls, doc: Document) -> "Session":
+    def from_document(cls, doc: SessionDocument) -> "Session":
         pages = sorted(doc.get("pages") or [], key=lambda p: p["at"])
         viewport = doc.get("viewport")
         return cls(

@@ -1,5 +1,6 @@
 """A site's frustration-signal thresholds, as the API shows and changes them."""
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import strawberry
@@ -24,7 +25,7 @@ class SignalSettingsType:
     error_click_ms: int
 
     @classmethod
-    def from_document(cls, doc: Document | None) -> "SignalSettingsType":
+    def from_document(cls, doc: Mapping[str, object] | None) -> "SignalSettingsType":
         settings = SignalSettings.from_document(doc)
         return cls(**{name: getattr(settings, name) for name in _FIELDS})
 
@@ -45,7 +46,9 @@ class SignalSettingsInput:
     error_click_ms: int | None = None
 
 
-def changed_signals(current: Document | None, change: SignalSettingsInput) -> Document | None:
+def changed_signals(
+    current: Mapping[str, object] | None, change: SignalSettingsInput
+) -> Document | None:
     """The new stored settings (version raised), or None when nothing changes."""
     settings = SignalSettings.from_document(current)
     values = {k: v for k, v in vars(change).items() if v is not None}

@@ -16,7 +16,7 @@ from graph.ownership import NO_SUCH_SITE, owned_site
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.signals import SignalSettingsInput, SignalSettingsType, changed_signals
 from storage import privacy_requests, sites
-from storage.database import Document
+from storage.sites import PrivacySettings, SiteDocument
 
 MAX_SELECTORS = 50
 MAX_RETENTION_DAYS = 3650
@@ -41,8 +41,8 @@ class Site:
     signals: SignalSettingsType
 
     @classmethod
-    def from_document(cls, doc: Document) -> "Site":
-        privacy = {**sites.DEFAULT_PRIVACY, **doc.get("privacy", {})}
+    def from_document(cls, doc: SiteDocument) -> "Site":
+        privacy: PrivacySettings = {**sites.DEFAULT_PRIVACY, **doc.get("privacy", {})}
         return cls(
             id=strawberry.ID(doc["_id"]),
             name=doc["name"],
@@ -88,7 +88,7 @@ def _selectors(selectors: list[str]) -> list[str]:
         raise UserError(str(exc)) from None
 
 
-def _changes(update: SiteUpdate, site: Document) -> dict[str, Any]:
+def _changes(update: SiteUpdate, site: SiteDocument) -> dict[str, Any]:
     changes = _privacy_changes(update)
     if update.signals is not None:
         signals = changed_signals(site.get("signals"), update.signals)
@@ -118,7 +118,7 @@ def _privacy_changes(update: SiteUpdate) -> dict[str, Any]:
     return changes
 
 
-def _updated(doc: Document | None) -> Site:
+def _updated(doc: SiteDocument | None) -> Site:
     if doc is None:
         raise NotFoundError(NO_SUCH_SITE)
     return Site.from_document(doc)

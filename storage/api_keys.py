@@ -1,12 +1,27 @@
 """API keys for integrations, stored only as the SHA-256 of the key."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, cast
 
-from storage.database import Database, Document
+from storage.database import Database
 from storage.ids import new_id
 
 COLLECTION = "api_keys"
 LAST_USED_RESOLUTION = timedelta(hours=1)
+
+
+class ApiKeyDocument(TypedDict):
+    """An API key as stored."""
+
+    _id: str
+    account_id: str
+    name: str
+    key_hash: str  # SHA-256 of the key (core.credentials.digest); unique
+    hint: str
+    scopes: list[str]  # graph.scopes.Scope values
+    site_ids: list[str] | None  # None: every site of the account
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 async def create_api_key(
@@ -18,8 +33,8 @@ async def create_api_key(
     hint: str,
     scopes: list[str],
     site_ids: list[str] | None,
-) -> Document:
-    key = {
+) -> ApiKeyDocument:
+    key: ApiKeyDocument = {
         "_id": new_id(),
         "account_id": account_id,
         "name": name,
@@ -30,17 +45,17 @@ async def create_api_key(
         "created_at": datetime.now(UTC),
         "last_used_at": None,
     }
-    await db[COLLECTION].insert_one(key)
+    await db[COLLECTION].insert_one(dict(key))
     return key
 
 
-async def find_by_hash(db: Database, key_hash: str) -> Document | None:
-    return await db[COLLECTION].find_one({"key_hash": key_hash})
+async def find_by_hash(db: Database, key_hash: str) -> ApiKeyDocument | None:
+    return cast(ApiKeyDocument | None, await db[COLLECTION].find_one({"key_hash": key_hash}))
 
 
-async def list_api_keys(db: Database, account_id: str) -> list[Document]:
+async def list_api_keys(db: Database, account_id: str) -> list[ApiKeyDocument]:
     cursor = db[COLLECTION].find({"account_id": account_id}, sort=[("_id", 1)], limit=1000)
-    return await cursor.to_list(None)
+    return cast(list[ApiKeyDocument], await cursor.to_list(None))
 
 
 async def revoke_api_key(db: Database, *, account_id: str, key_id: str) -> bool:

@@ -1,10 +1,20 @@
 """Login tokens, stored only as the SHA-256 of the token."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, cast
 
 from storage.database import Database, Document
 
 COLLECTION = "auth_tokens"
+
+
+class TokenDocument(TypedDict):
+    """A login token as stored."""
+
+    _id: str  # SHA-256 of the token
+    account_id: str
+    created_at: datetime
+    expires_at: datetime
 
 
 async def create_token(
@@ -21,10 +31,10 @@ async def create_token(
     return expires_at
 
 
-async def find_valid_token(db: Database, token_hash: str) -> Document | None:
+async def find_valid_token(db: Database, token_hash: str) -> TokenDocument | None:
     # `_id` alone, the expiry checked here: the `_id` index serves it on MongoDB as it would
     # with the expiry, and FerretDB pushes down nothing else (it would scan every token).
-    token = await db[COLLECTION].find_one({"_id": token_hash})
+    token = cast(TokenDocument | None, await db[COLLECTION].find_one({"_id": token_hash}))
     if token is None or token["expires_at"] <= datetime.now(UTC):
         return None
     return token

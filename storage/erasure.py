@@ -80,7 +80,7 @@ class Ledger:
     async def resume(self) -> None:
         """Finish the batch a crashed run had recorded but maybe not counted."""
         request = await privacy_requests.find_request(self.db, self.request_id)
-        pending = (request or {}).get("pending")
+        pending = request.get("pending") if request is not None else None
         if pending:
             await self._delete_batch(pending["collection"], pending["ids"], recorded=True)
 

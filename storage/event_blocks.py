@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,7 @@ from core.funnels import epoch_ms
 from storage import claims, events
 from storage.crash_points import crash_point
 from storage.database import Database, Document
+from storage.sessions import SessionDocument
 
 OPEN = "event_blocks_open"
 FOLDED = "event_blocks"
@@ -136,7 +137,7 @@ async def _open_documents(db: Database, site_id: str, session_id: str) -> list[D
 
 
 async def record_session(
-    db: Database, session: Document, derived: Iterable[Document], *, final: bool
+    db: Database, session: SessionDocument, derived: Iterable[Document], *, final: bool
 ) -> None:
     """Merge a run's derived events into the session's open blocks, one new version per day.
 
@@ -178,7 +179,7 @@ def _newest_per_day(docs: Sequence[Document]) -> list[Document]:
     return list(newest.values())
 
 
-def facts_of(session: Document) -> dict[str, str]:
+def facts_of(session: Mapping[str, Any]) -> dict[str, str]:
     return {name: session[name] for name in SESSION_FACTS if isinstance(session.get(name), str)}
 
 

@@ -8,7 +8,7 @@ evaluated by `core.funnel_columns`).
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from pymongo import ReturnDocument
 
@@ -31,13 +31,56 @@ from storage.ids import new_id, session_key
 COLLECTION = "funnels"
 MAX_FUNNELS_PER_SITE = 200
 BREAKDOWN_FIELDS = ("device_type", "browser", "country")
-_MATCHER_FIELDS = ("selector", "text_contains", "name")
 
 
 # Definitions as documents.
 
 
-def definition_document(definition: FunnelDefinition) -> Document:
+class UrlDocument(TypedDict):
+    field: str  # "url" or "path"
+    op: str  # a MatchOp value
+    value: str
+
+
+class MatcherDocument(TypedDict, total=False):
+    """A step's or an exclusion's conditions: only those given are stored."""
+
+    url: UrlDocument
+    selector: str
+    text_contains: str
+    name: str
+    selector_match: str  # a SelectorMatch value; stored with `selector` (absent on old funnels)
+
+
+class ExclusionDocument(MatcherDocument):
+    type: str  # an EventType value
+
+
+class StepDocument(ExclusionDocument, total=False):
+    label: str
+    max_ms_from_previous: int
+    exclusions: list[ExclusionDocument]
+
+
+class DefinitionDocument(TypedDict):
+    """A funnel definition as stored (`definition_of` also reads older, partial ones)."""
+
+    steps: list[StepDocument]
+    conversion_window_ms: int
+
+
+class FunnelDocument(TypedDict):
+    """A saved funnel as stored."""
+
+    _id: str
+    site_id: str
+    name: str
+    definition: DefinitionDocument
+    created_at: datetime
+    updated_at: datetime
+
+
+def definition_document(definition: FunnelDefinition) -> DefinitionDocument:
     """The stored form of a (validated) definition: plain values, absent fields left out."""
     return {
         "steps": [_step_document(step) for step in definition.steps],
@@ -45,31 +88,37 @@ def definition_document(definition: FunnelDefinition) -> Document:
     }
 
 
-def _step_document(step: Step) -> Document:
-    doc: Document = {"type": step.type.value, **_matcher_document(step.matcher)}
+def _step_document(step: Step) -> StepDocument:
+    doc: StepDocument = {"type": step.type.value}
+    _add_matcher(doc, step.matcher)
     if step.label is not None:
         doc["label"] = step.label
     if step.max_ms_from_previous is not None:
         doc["max_ms_from_previous"] = step.max_ms_from_previous
     if step.exclusions:
-        doc["exclusions"] = [
-            {"type": item.type.value, **_matcher_document(item.matcher)} for item in step.exclusions
-        ]
+        doc["exclusions"] = [_exclusion_document(item) for item in step.exclusions]
     return doc
 
 
-def _matcher_document(matcher: StepMatcher) -> Document:
-    doc: Document = {}
+def _exclusion_document(exclusion: Exclusion) -> ExclusionDocument:
+    doc: ExclusionDocument = {"type": exclusion.type.value}
+    _add_matcher(doc, exclusion.matcher)
+    return doc
+
+
+def _add_matcher(doc: MatcherDocument, matcher: StepMatcher) -> None:
+    """Set the conditions `matcher` gives on `doc`."""
     if matcher.url is not None:
         url = matcher.url
         doc["url"] = {"field": url.field, "op": url.op.value, "value": url.value}
-    for name in _MATCHER_FIELDS:
-        value = getattr(matcher, name)
-        if value is not None:
-            doc[name] = value
+    if matcher.selector is not None:
+        doc["selector"] = matcher.selector
+    if matcher.text_contains is not None:
+        doc["text_contains"] = matcher.text_contains
+    if matcher.name is not None:
+        doc["name"] = matcher.name
     if matcher.selector is not None:
         doc["selector_match"] = matcher.selector_match.value
-    return doc
 
 
 def definition_of(doc: Mapping[str, Any]) -> FunnelDefinition:
@@ -123,9 +172,11 @@ def _selector_match(doc: Mapping[str, Any]) -> SelectorMatch:
 # Saved funnels.
 
 
-async def create_funnel(db: Database, *, site_id: str, name: str, definition: Document) -> Document:
+async def create_funnel(
+    db: Database, *, site_id: str, name: str, definition: DefinitionDocument
+) -> FunnelDocument:
     now = datetime.now(UTC)
-    funnel = {
+    funnel: FunnelDocument = {
         "_id": new_id(),
         "site_id": site_id,
         "name": name,
@@ -133,7 +184,7 @@ async def create_funnel(db: Database, *, site_id: str, name: str, definition: Do
         "created_at": now,
         "updated_at": now,
     }
-    await db[COLLECTION].insert_one(funnel)
+    await db[COLLECTION].insert_one(dict(funnel))
     return funnel
 
 
@@ -141,27 +192,28 @@ async def count_funnels(db: Database, site_id: str) -> int:
     return await db[COLLECTION].count_documents({"site_id": site_id})
 
 
-async def find_funnel(db: Database, funnel_id: str) -> Document | None:
+async def find_funnel(db: Database, funnel_id: str) -> FunnelDocument | None:
     """A funnel by id, whatever its site: the caller checks that the site is theirs."""
-    return await db[COLLECTION].find_one({"_id": funnel_id})
+    return cast(FunnelDocument | None, await db[COLLECTION].find_one({"_id": funnel_id}))
 
 
 async def list_funnels(
     db: Database, site_id: str, *, limit: int = MAX_FUNNELS_PER_SITE
-) -> list[Document]:
+) -> list[FunnelDocument]:
     """A site's funnels, oldest first."""
     cursor = db[COLLECTION].find({"site_id": site_id}, sort=[("_id", 1)], limit=limit)
-    return await cursor.to_list(None)
+    return cast(list[FunnelDocument], await cursor.to_list(None))
 
 
 async def update_funnel(
     db: Database, site_id: str, funnel_id: str, changes: Document
-) -> Document | None:
-    return await db[COLLECTION].find_one_and_update(
+) -> FunnelDocument | None:
+    funnel = await db[COLLECTION].find_one_and_update(
         {"_id": funnel_id, "site_id": site_id},
         {"$set": {**changes, "updated_at": datetime.now(UTC)}},
         return_document=ReturnDocument.AFTER,
     )
+    return cast(FunnelDocument | None, funnel)
 
 
 async def delete_funnel(db: Database, site_id: str, funnel_id: str) -> bool:
@@ -185,9 +237,18 @@ class SessionFilter:
         return {name: value for name, value in vars(self).items() if value is not None}
 
 
+class SessionDetail(TypedDict):
+    """What a drop-off page shows of a session (`session_details`)."""
+
+    _id: str
+    session_id: str
+    visitor_id: str
+    replayable: NotRequired[bool]  # absent until extraction ran
+
+
 async def session_details(
     db: Database, site_id: str, session_ids: Sequence[str]
-) -> dict[str, Document]:
+) -> dict[str, SessionDetail]:
     """Visitor and replayability of a few sessions (a page), by the snippet's session id:
     one `_id` lookup each, which FerretDB pushes down, unlike `_id: {$in: …}`."""
     projection = {"session_id": 1, "visitor_id": 1, "replayable": 1}
@@ -199,4 +260,4 @@ async def session_details(
         )
         for session_id in dict.fromkeys(session_ids)
     )
-    return {doc["session_id"]: doc for doc in docs if doc is not None}
+    return {doc["session_id"]: cast(SessionDetail, doc) for doc in docs if doc is not None}

@@ -1,10 +1,17 @@
 """Worker heartbeats: when each worker last ran a job that reached MongoDB."""
 
 from datetime import UTC, datetime
+from typing import TypedDict, cast
 
-from storage.database import Database, Document
+from storage.database import Database
 
 COLLECTION = "worker_heartbeats"
+
+
+class HeartbeatDocument(TypedDict):
+    _id: str  # the worker's name
+    at: datetime
+    beats: int
 
 
 async def record_heartbeat(db: Database, *, worker: str) -> datetime:
@@ -16,6 +23,6 @@ async def record_heartbeat(db: Database, *, worker: str) -> datetime:
     return now
 
 
-async def latest_heartbeats(db: Database, *, limit: int = 50) -> list[Document]:
+async def latest_heartbeats(db: Database, *, limit: int = 50) -> list[HeartbeatDocument]:
     cursor = db[COLLECTION].find({}, sort=[("at", -1)], limit=limit)
-    return await cursor.to_list(None)
+    return cast(list[HeartbeatDocument], await cursor.to_list(None))

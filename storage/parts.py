@@ -6,14 +6,38 @@ of its events, computed from the chunks while it was written. A part is
 then may the chunks it holds be deleted.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict, cast
 
 from bson import Binary
 
-from storage.database import Database, Document
+from storage.database import Database
 
 COLLECTION = "recording_parts"
+
+
+class PartDocument(TypedDict):
+    """A part as stored; `data` is left out of `session_parts`."""
+
+    _id: str  # part_key(session key, first_seq, last_seq)
+    site_id: str
+    session_id: str
+    visitor_id: str
+    first_seq: int
+    last_seq: int
+    seqs: list[int]
+    snapshot_seqs: list[int]  # the chunks with a full snapshot
+    event_count: int
+    checksum: str
+    raw_size: int
+    first_ts: int  # epoch ms, the client's clock
+    received_at: datetime  # the server's clock, the latest of its chunks
+    size: int
+    data: NotRequired[bytes]  # core.part_codec's encoding of the events
+    verified: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -24,7 +48,7 @@ class PartFigures:
     checksum: str
 
     @classmethod
-    def of(cls, part: Document) -> "PartFigures":
+    def of(cls, part: Mapping[str, Any]) -> "PartFigures":
         return cls(part["event_count"], part["checksum"])
 
 
@@ -106,14 +130,14 @@ async def delete_part(db: Database, key: str) -> None:
     await db[COLLECTION].delete_one({"_id": key})
 
 
-async def session_parts(db: Database, site_id: str, session_id: str) -> list[Document]:
+async def session_parts(db: Database, site_id: str, session_id: str) -> list[PartDocument]:
     """The session's parts without their data, in sequence order."""
     cursor = db[COLLECTION].find(
         {"site_id": site_id, "session_id": session_id},
         projection={"data": 0},
         sort=[("first_seq", 1)],
     )
-    return await cursor.to_list(None)
+    return cast(list[PartDocument], await cursor.to_list(None))
 
 
 async def part_data(db: Database, key: str) -> bytes | None:

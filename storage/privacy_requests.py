@@ -6,6 +6,7 @@ a keyed hash.
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, NotRequired, TypedDict, cast
 
 from storage.database import Database, Document
 from storage.ids import new_id
@@ -20,6 +21,35 @@ class RequestStatus(StrEnum):
     FAILED = "failed"
 
 
+class PendingBatch(TypedDict):
+    """A batch of documents about to be deleted (`set_pending`)."""
+
+    collection: str
+    ids: list[object]
+
+
+class RequestDocument(TypedDict):
+    """A privacy request as stored. `parameters`, `pending` and `progress` are left out of
+    `list_for_site`; `outcome`, `pending` and `progress` exist only once set."""
+
+    _id: str
+    kind: str
+    status: str  # a RequestStatus value
+    subject_hash: str  # keyed hash of the subject, "" when there is none
+    requested_by: str
+    site_id: str | None
+    parameters: NotRequired[dict[str, Any]]  # the worker's input, as the kind defines it
+    asked: dict[str, Any]  # what stays on record, as the kind defines it
+    removed: dict[str, int]  # documents deleted, by collection
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    outcome: NotRequired[dict[str, Any]]
+    pending: NotRequired[PendingBatch]
+    progress: NotRequired[dict[str, Any]]
+
+
 async def create_request(
     db: Database,
     *,
@@ -29,10 +59,10 @@ async def create_request(
     site_id: str | None = None,
     parameters: Document | None = None,
     asked: Document | None = None,
-) -> Document:
+) -> RequestDocument:
     """A pending request. `parameters` are what the worker needs (possibly personal,
     cleared when done); `asked` is what stays on record (never personal)."""
-    request = {
+    request: RequestDocument = {
         "_id": new_id(),
         "kind": kind,
         "status": RequestStatus.PENDING.value,
@@ -47,12 +77,12 @@ async def create_request(
         "finished_at": None,
         "error": None,
     }
-    await db[COLLECTION].insert_one(request)
+    await db[COLLECTION].insert_one(dict(request))
     return request
 
 
-async def find_request(db: Database, request_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"_id": request_id})
+async def find_request(db: Database, request_id: str) -> RequestDocument | None:
+    return cast(RequestDocument | None, await db[COLLECTION].find_one({"_id": request_id}))
 
 
 async def mark_running(db: Database, request_id: str) -> None:
@@ -98,14 +128,14 @@ async def stale_pending_ids(db: Database, *, older_than: timedelta, limit: int =
     return [doc["_id"] async for doc in cursor]
 
 
-async def list_for_site(db: Database, site_id: str, *, limit: int = 100) -> list[Document]:
+async def list_for_site(db: Database, site_id: str, *, limit: int = 100) -> list[RequestDocument]:
     cursor = db[COLLECTION].find(
         {"site_id": site_id},
         projection={"parameters": 0, "pending": 0, "progress": 0},
         sort=[("requested_at", -1)],
         limit=limit,
     )
-    return await cursor.to_list(None)
+    return cast(list[RequestDocument], await cursor.to_list(None))
 
 
 async def set_pending(db: Database, request_id: str, collection: str, ids: list[object]) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 from core import codec
 from core.part_codec import iter_part_events
 from storage import parts, recordings
-from storage.database import Database, Document
+from storage.database import Database
+from storage.parts import PartDocument
+from storage.recordings import ChunkDocument
 
 PART_BATCH = 2000
 
@@ -33,13 +35,13 @@ class Piece:
         return self.seqs[0]
 
 
-def _chunk_piece(doc: Document) -> Piece:
+def _chunk_piece(doc: ChunkDocument) -> Piece:
     return Piece(doc["_id"], doc["site_id"], doc["session_id"], False, (doc["seq"],),
                  doc.get("has_full_snapshot", False), doc.get("processed", False),
                  doc.get("first_ts"))  # fmt: skip
 
 
-def _part_piece(doc: Document) -> Piece:
+def _part_piece(doc: PartDocument) -> Piece:
     return Piece(doc["_id"], doc["site_id"], doc["session_id"], True, tuple(doc["seqs"]),
                  bool(doc.get("snapshot_seqs")), True)  # fmt: skip
 
@@ -70,7 +72,7 @@ async def _part_events(db: Database, key: str) -> AsyncIterator[list[dict[str, A
         yield batch
 
 
-def _chunk_data(db: Database, pieces: list[Piece]) -> AsyncIterator[Document]:
+def _chunk_data(db: Database, pieces: list[Piece]) -> AsyncIterator[ChunkDocument]:
     """The data of the raw chunks among `pieces` (of one session), through one cursor
     rather than one query each: on a server without index-backed lookups, per-chunk
     queries cost a scan each."""

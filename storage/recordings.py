@@ -8,7 +8,7 @@ the worker's outbox, so nothing is lost when Redis is down at ingest time.
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from bson import Binary
 from pymongo.errors import DuplicateKeyError
@@ -29,6 +29,25 @@ class ChunkMeta:
     visitor_id: str
     seq: int
     received_at: datetime  # the server's clock, which retention trusts
+
+
+class ChunkDocument(TypedDict):
+    """A chunk as stored; `data` is left out of `session_chunks`."""
+
+    _id: str  # storage.ids.chunk_key(site_id, session_id, seq)
+    site_id: str
+    session_id: str
+    visitor_id: str
+    seq: int
+    first_ts: int  # epoch ms, the client's clock
+    last_ts: int
+    event_count: int
+    has_full_snapshot: bool
+    size: int
+    checksum: str
+    data: NotRequired[bytes]  # core.codec's encoding of the events
+    received_at: datetime
+    processed: bool
 
 
 async def insert_chunk(db: Database, meta: ChunkMeta, events: list[dict[str, Any]]) -> bool:
@@ -74,14 +93,14 @@ async def rewrite_chunk(db: Database, key: str, events: list[dict[str, Any]]) ->
 
 async def session_chunks(
     db: Database, site_id: str, session_id: str, *, after_seq: int = -1
-) -> list[Document]:
+) -> list[ChunkDocument]:
     """Chunks of one session in sequence order (without their data)."""
     cursor = db[COLLECTION].find(
         {"site_id": site_id, "session_id": session_id, "seq": {"$gt": after_seq}},
         projection={"data": 0},
         sort=[("seq", 1)],
     )
-    return await cursor.to_list(None)
+    return cast(list[ChunkDocument], await cursor.to_list(None))
 
 
 async def unprocessed_sessions(
@@ -130,7 +149,7 @@ async def delete_orphan_chunks(
 
 async def iter_chunk_data(
     db: Database, site_id: str, session_id: str, seqs: list[int]
-) -> AsyncIterator[Document]:
+) -> AsyncIterator[ChunkDocument]:
     """The session's chunks `seqs` with their data, in sequence order, a few at a time."""
     if not seqs:
         return
@@ -138,4 +157,4 @@ async def iter_chunk_data(
         _of_session(site_id, session_id, seqs), sort=[("seq", 1)], batch_size=CURSOR_BATCH
     )
     async for doc in cursor:
-        yield doc
+        yield cast(ChunkDocument, doc)

@@ -10,11 +10,11 @@ reading as soon as it is full.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from storage.database import Database, Document
 from storage.session_buckets import FIELD, epoch_ms, walk
-from storage.sessions import COLLECTION
+from storage.sessions import COLLECTION, SessionDocument
 
 # The filter fields this path checks by equality on the lookup itself.
 EQUALITY_FIELDS = ("device_type", "browser", "os", "country")
@@ -41,7 +41,7 @@ async def bucket_page(
     after: tuple[int, str] | None,
     limit: int,
     projection: Document,
-) -> list[Document]:
+) -> list[SessionDocument]:
     """Up to `limit` sessions after `after` (start ms, `_id`), by start time."""
     newest = None if window.high is None else window.high - 1
     oldest = window.low
@@ -49,11 +49,14 @@ async def bucket_page(
         newest = after[0] if newest is None else min(newest, after[0])
     elif after is not None:
         oldest = after[0] if oldest is None else max(oldest, after[0])
-    rows: list[Document] = []
+    rows: list[SessionDocument] = []
     hours = walk(db, site_id, newest=newest, oldest=oldest, descending=descending)
     async for hour in hours:
         query = {"site_id": site_id, FIELD: hour, **equal}
-        docs = await db[COLLECTION].find(query, projection=projection).to_list(None)
+        docs = cast(
+            list[SessionDocument],
+            await db[COLLECTION].find(query, projection=projection).to_list(None),
+        )
         rows.extend(_in_order(docs, window, after, descending))
         if len(rows) >= limit:
             await hours.aclose()
@@ -61,13 +64,13 @@ async def bucket_page(
     return rows[:limit]
 
 
-def _key(doc: Document) -> tuple[int, str]:
+def _key(doc: SessionDocument) -> tuple[int, str]:
     return epoch_ms(doc["started_at"]), doc["_id"]
 
 
 def _in_order(
-    docs: list[Document], window: Window, after: tuple[int, str] | None, descending: bool
-) -> list[Document]:
+    docs: list[SessionDocument], window: Window, after: tuple[int, str] | None, descending: bool
+) -> list[SessionDocument]:
     kept = [
         doc
         for doc in docs

@@ -22,6 +22,7 @@ months of erased hours.
 import contextlib
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from pymongo.errors import DuplicateKeyError
 
@@ -29,7 +30,7 @@ from storage.database import Database
 
 COLLECTION = "session_buckets"
 SESSIONS = "sessions"
-FIELD = "start_bucket"  # on session documents
+FIELD: Final = "start_bucket"  # on session documents
 HOUR_MS = 3_600_000
 # `prune` leaves the markers of the last day alone, so a session written into an hour
 # newer than this never needs its markers confirmed (`confirm`).

@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from storage import migrate, session_backfill
 from storage.database import Database, Document, time_limit
 from storage.session_bucket_pages import EQUALITY_FIELDS, Window, bucket_page
 from storage.session_buckets import epoch_ms
-from storage.sessions import COLLECTION
+from storage.sessions import COLLECTION, SessionDocument
 
 MAX_TIME_MS = 5000
 PROJECTION: Document = {"privacy_state": 0, "chunks": 0}
@@ -120,7 +120,7 @@ async def search_sessions(
     descending: bool = True,
     after: Position | None = None,
     limit: int = 20,
-) -> list[Document]:
+) -> list[SessionDocument]:
     """Up to `limit` sessions after `after`, in the requested order."""
     with time_limit(MAX_TIME_MS):
         if sort is SortKey.STARTED_AT and by_hour(f) and await _hours_filled(db):
@@ -171,7 +171,7 @@ async def scan_sessions(
     descending: bool = True,
     after: Position | None = None,
     limit: int = 20,
-) -> list[Document]:
+) -> list[SessionDocument]:
     """The same page by one sorted query over the site's sessions (any sort or filter)."""
     query = build_query(site_id, f)
     if after is not None:
@@ -184,8 +184,8 @@ async def scan_sessions(
             sort=[(sort.value, direction), ("_id", direction)],
             limit=limit,
         )
-        return await cursor.to_list(None)
+        return cast(list[SessionDocument], await cursor.to_list(None))
 
 
-def position_of(doc: Document, sort: SortKey) -> Position:
+def position_of(doc: SessionDocument, sort: SortKey) -> Position:
     return Position(value=doc.get(sort.value), id=doc["_id"])

@@ -9,9 +9,10 @@ key no longer turns a resent batch away; this list does, and ingest reads it
 with the session it reads anyway.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from storage import engine, seq_ranges, session_buckets
 from storage.database import Database, Document
@@ -20,6 +21,82 @@ from storage.ids import session_key
 COLLECTION = "sessions"
 MAX_PAGES = 500
 MAX_URLS = 200
+
+
+class PageVisitDocument(TypedDict):
+    url: str
+    path: str
+    at: int  # epoch ms
+
+
+class RollupPending(TypedDict):
+    """A heatmap rollup a worker is applying (see workers.heatmap_rollup)."""
+
+    token: str
+    buckets: list[dict[str, Any]]  # storage.heatmaps.to_document
+    events: list[str]  # event ids
+    chunks: list[str]  # chunk keys
+    counted: bool
+
+
+class SessionDocument(TypedDict):
+    """A session as stored. The fields not required are absent from sessions that no
+    batch or run has set them on yet, or written before they existed; `privacy_state`
+    and `chunks` are also left out of the lists (`storage.session_search.PROJECTION`)."""
+
+    _id: str  # storage.ids.session_key(site_id, session_id)
+    site_id: str
+    session_id: str
+    visitor_id: str
+    started_at: datetime
+    start_bucket: NotRequired[int]  # storage.session_buckets.FIELD
+    last_activity_at: datetime
+    last_chunk_at: NotRequired[datetime]  # server time
+    created_at: NotRequired[datetime]
+    updated_at: NotRequired[datetime]
+    duration_ms: NotRequired[int]
+    page_count: NotRequired[int]
+    chunk_count: NotRequired[int]
+    event_count: NotRequired[int]
+    chunks: NotRequired[dict[str, int]]  # event count by batch seq
+    pages: NotRequired[list[PageVisitDocument]]
+    urls: NotRequired[list[str]]
+    entry_url: NotRequired[str]
+    exit_url: NotRequired[str]
+    viewport: NotRequired[dict[str, int]]
+    privacy_state: NotRequired[dict[str, list[int]]]  # core.rrweb.privacy.PrivacyState
+    # The client (api.ingest.pipeline), set on insert.
+    browser: NotRequired[str | None]
+    browser_version: NotRequired[str | None]
+    os: NotRequired[str | None]
+    os_version: NotRequired[str | None]
+    device_type: NotRequired[str | None]
+    country: NotRequired[str | None]
+    ip: NotRequired[str]
+    # Extraction's ProcessedSummary.
+    click_count: NotRequired[int]
+    rage_click_count: NotRequired[int]
+    dead_click_count: NotRequired[int]
+    error_click_count: NotRequired[int]
+    error_count: NotRequired[int]
+    frustrated: NotRequired[bool]
+    incomplete: NotRequired[str | None]
+    replayable: NotRequired[bool]
+    processed_at: NotRequired[datetime]
+    # Compaction.
+    needs_compaction: NotRequired[bool]
+    compacted_at: NotRequired[datetime]
+    compacted_seqs: NotRequired[list[seq_ranges.Range]]
+    heatmap_pending: NotRequired[RollupPending]
+
+
+class QuietSession(TypedDict):
+    """A session compaction may take (`quiet_sessions`)."""
+
+    _id: str
+    site_id: str
+    session_id: str
+    last_chunk_at: datetime
 
 
 @dataclass(frozen=True)
@@ -84,21 +161,28 @@ async def record_processed(
     )
 
 
-async def find_by_id(db: Database, session_internal_id: str) -> Document | None:
-    return await db[COLLECTION].find_one(
+async def find_by_id(db: Database, session_internal_id: str) -> SessionDocument | None:
+    """The session without its `privacy_state`."""
+    doc = await db[COLLECTION].find_one(
         {"_id": session_internal_id}, projection={"privacy_state": 0}
     )
+    return cast(SessionDocument | None, doc)
 
 
-async def find_session(db: Database, site_id: str, session_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"_id": session_key(site_id, session_id)})
+async def find_session(db: Database, site_id: str, session_id: str) -> SessionDocument | None:
+    doc = await db[COLLECTION].find_one({"_id": session_key(site_id, session_id)})
+    return cast(SessionDocument | None, doc)
+
+
+# The session as read before a batch (a SessionDocument), for `record_batch` and its helpers.
+_Existing = Mapping[str, Any] | None
 
 
 def _ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-async def record_batch(db: Database, batch: BatchSummary, existing: Document | None) -> None:
+async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -> None:
     """Fold one batch into its session (`existing`, as read before), in one write.
 
     The summary fields are derived from `existing` plus this batch and written
@@ -157,7 +241,7 @@ def _now_ms() -> int:
     return session_buckets.epoch_ms(datetime.now(UTC))
 
 
-async def _marked_bucket(db: Database, batch: BatchSummary, existing: Document | None) -> int:
+async def _marked_bucket(db: Database, batch: BatchSummary, existing: _Existing) -> int:
     """The start hour this batch gives its session, marked first when it is a new one."""
     first = batch.first_ts
     if existing:
@@ -169,21 +253,19 @@ async def _marked_bucket(db: Database, batch: BatchSummary, existing: Document |
     return bucket
 
 
-def _room(existing: Document | None, name: str, most: int, new: list[Any]) -> list[Any]:
+def _room(existing: _Existing, name: str, most: int, new: list[Any]) -> list[Any]:
     """The part of `new` that still fits, so a long session's document stays bounded."""
     known = len((existing or {}).get(name) or [])
     return new[: max(0, most - known)]
 
 
-def _merged_pages(existing: Document | None, added: list[Document]) -> list[Document]:
+def _merged_pages(existing: _Existing, added: list[Document]) -> list[Document]:
     known = (existing or {}).get("pages") or []
     merged = {(p["url"], p["at"]): p for p in [*known, *added]}
     return sorted(merged.values(), key=lambda p: p["at"])
 
 
-def _derived(
-    batch: BatchSummary, existing: Document | None, pages: list[Document]
-) -> dict[str, int]:
+def _derived(batch: BatchSummary, existing: _Existing, pages: list[Document]) -> dict[str, int]:
     chunks = {**((existing or {}).get("chunks") or {}), str(batch.seq): batch.event_count}
     first, last = batch.first_ts, batch.last_ts
     if existing:
@@ -203,17 +285,17 @@ def _entry_and_exit(pages: list[Document]) -> dict[str, str]:
 
 async def quiet_sessions(
     db: Database, *, quiet_since: datetime, limit: int = 200
-) -> list[Document]:
+) -> list[QuietSession]:
     """Sessions with raw chunks that received nothing since `quiet_since`."""
     cursor = db[COLLECTION].find(
         {"needs_compaction": True, "last_chunk_at": {"$lt": quiet_since}},
         projection={"site_id": 1, "session_id": 1, "last_chunk_at": 1},
         limit=limit,
     )
-    return await cursor.to_list(None)
+    return cast(list[QuietSession], await cursor.to_list(None))
 
 
-async def mark_compacted(db: Database, session: Document) -> bool:
+async def mark_compacted(db: Database, session: QuietSession | SessionDocument) -> bool:
     """Clear `needs_compaction` unless a chunk arrived after `session` was read."""
     result = await db[COLLECTION].update_one(
         {"_id": session["_id"], "last_chunk_at": session["last_chunk_at"]},
@@ -222,9 +304,10 @@ async def mark_compacted(db: Database, session: Document) -> bool:
     return result.modified_count == 1
 
 
-def holds_compacted(session: Document | None, seq: int) -> bool:
+def holds_compacted(session: SessionDocument | None, seq: int) -> bool:
     """Whether batch `seq` of `session` is stored in a part: resent, it is a retry."""
-    return seq_ranges.contains((session or {}).get("compacted_seqs") or [], seq)
+    ranges = session.get("compacted_seqs") if session is not None else None
+    return seq_ranges.contains(ranges or [], seq)
 
 
 async def note_compacted(db: Database, key: str, seqs: set[int]) -> None:
@@ -264,7 +347,7 @@ async def session_ids_received_before(db: Database, site_id: str, cutoff: dateti
     return await _session_ids(db, {"site_id": site_id, "last_chunk_at": {"$lt": cutoff}})
 
 
-async def set_rollup_pending(db: Database, key: str, pending: Document) -> None:
+async def set_rollup_pending(db: Database, key: str, pending: RollupPending) -> None:
     """Note the heatmap rollup a worker is about to apply (see workers.heatmap_rollup)."""
     await db[COLLECTION].update_one({"_id": key}, {"$set": {"heatmap_pending": pending}})
 

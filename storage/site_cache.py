@@ -9,7 +9,8 @@ key or changed privacy settings within `TTL_S` seconds.
 from cachetools import TTLCache
 
 from storage import sites
-from storage.database import Database, Document
+from storage.database import Database
+from storage.sites import SiteDocument
 
 TTL_S = 5.0
 MAX_ENTRIES = 10_000
@@ -17,9 +18,9 @@ MAX_ENTRIES = 10_000
 
 class SiteCache:
     def __init__(self, ttl_s: float = TTL_S) -> None:
-        self._entries: TTLCache[str, Document | None] = TTLCache(MAX_ENTRIES, ttl_s)
+        self._entries: TTLCache[str, SiteDocument | None] = TTLCache(MAX_ENTRIES, ttl_s)
 
-    async def by_tracking_key(self, db: Database, tracking_key: str) -> Document | None:
+    async def by_tracking_key(self, db: Database, tracking_key: str) -> SiteDocument | None:
         if tracking_key in self._entries:
             return self._entries[tracking_key]
         site = await sites.find_by_tracking_key(db, tracking_key)

@@ -1,13 +1,26 @@
 """Visitors: the browsers that come back, identified by the snippet's visitor id."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from storage import engine
 from storage.database import Database, Document
 from storage.ids import visitor_key
 
 COLLECTION = "visitors"
+
+
+class VisitorDocument(TypedDict):
+    """A visitor as stored."""
+
+    _id: str  # storage.ids.visitor_key(site_id, visitor_id)
+    site_id: str
+    visitor_id: str
+    created_at: datetime
+    first_seen_at: datetime  # client time
+    last_seen_at: datetime  # client time
+    last_received_at: NotRequired[datetime]  # server time; absent on visitors recorded before it
+    last_client: dict[str, Any]  # api.ingest.pipeline's client fields
 
 
 async def record_visit(
@@ -38,8 +51,9 @@ async def record_visit(
     await engine.raced_upsert(db, lambda: db[COLLECTION].update_one(query, update, upsert=True))
 
 
-async def find_visitor(db: Database, site_id: str, visitor_id: str) -> Document | None:
-    return await db[COLLECTION].find_one({"_id": visitor_key(site_id, visitor_id)})
+async def find_visitor(db: Database, site_id: str, visitor_id: str) -> VisitorDocument | None:
+    visitor = await db[COLLECTION].find_one({"_id": visitor_key(site_id, visitor_id)})
+    return cast(VisitorDocument | None, visitor)
 
 
 def received_before(site_id: str, cutoff: datetime) -> Document:

@@ -21,8 +21,9 @@ from core.logs import get_logger
 from core.part_codec import PartWriter, checksum_of, iter_part_events
 from storage import parts, recordings, sessions
 from storage.crash_points import crash_point
-from storage.database import Database, Document
+from storage.database import Database
 from storage.ids import session_key
+from storage.recordings import ChunkDocument
 from workers.leases import DEFAULT_LEASE, SessionLease, session_lease
 
 log = get_logger(__name__)
@@ -119,7 +120,7 @@ async def _delete_chunks(db: Database, site_id: str, session_id: str, seqs: set[
 async def _compact(
     db: Database,
     key: str,
-    chunks: list[Document],
+    chunks: list[ChunkDocument],
     report: CompactionReport,
     lease: SessionLease,
     limits: CompactionLimits,
@@ -149,7 +150,7 @@ async def _store(
     db: Database,
     key: str,
     writer: PartWriter,
-    members: list[Document],
+    members: list[ChunkDocument],
     snapshots: list[int],
     report: CompactionReport,
 ) -> None:

@@ -7,6 +7,7 @@ slices, so a visitor with long recordings never sits in memory whole.
 """
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,7 +57,7 @@ class SlicedWriter:
         self.index += 1
 
 
-def _public(doc: Document) -> dict[str, Any]:
+def _public(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _HIDDEN}
 
 

@@ -21,6 +21,8 @@ from storage import heatmaps, recordings, sessions
 from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import seq_of_chunk_key
+from storage.sessions import RollupPending, SessionDocument
+from storage.sites import SiteDocument
 
 
 def _key(
@@ -31,7 +33,7 @@ def _key(
     )
 
 
-def add_click(inc: heatmaps.Increments, site: Document, device: str, event: Document) -> None:
+def add_click(inc: heatmaps.Increments, site: SiteDocument, device: str, event: Document) -> None:
     x, y, width = event.get("x"), event.get("y"), event.get("viewport_width")
     if x is None or y is None or not width or not event.get("url"):
         return
@@ -47,7 +49,7 @@ def add_click(inc: heatmaps.Increments, site: Document, device: str, event: Docu
         inc.add(key, "elements." + grid.field_safe(element))
 
 
-def add_scroll(inc: heatmaps.Increments, site: Document, device: str, event: Document) -> None:
+def add_scroll(inc: heatmaps.Increments, site: SiteDocument, device: str, event: Document) -> None:
     step = grid.scroll_bucket(
         event.get("depth_share"), event.get("depth_px"), event.get("page_height")
     )
@@ -73,7 +75,7 @@ class Rollup:
 
 
 async def add_events(
-    db: Database, site: Document, session: Document, rollup: Rollup, *, final: bool
+    db: Database, site: SiteDocument, session: SessionDocument, rollup: Rollup, *, final: bool
 ) -> None:
     """Add the session's derived events not yet counted to `rollup`."""
     kinds = ["click", "scroll"] if final else ["click"]
@@ -85,7 +87,7 @@ async def add_events(
     rollup.event_ids.extend(e["_id"] for e in pending)
 
 
-async def commit(db: Database, session: Document, rollup: Rollup) -> None:
+async def commit(db: Database, session: SessionDocument, rollup: Rollup) -> None:
     """Count `rollup` exactly once, even when the worker dies at any point of this.
 
     The rollup is first written on the session, then applied under a fresh token
@@ -94,7 +96,7 @@ async def commit(db: Database, session: Document, rollup: Rollup) -> None:
     """
     if not (rollup.increments or rollup.event_ids or rollup.chunk_ids):
         return
-    pending = {
+    pending: RollupPending = {
         "token": uuid.uuid4().hex,
         "buckets": heatmaps.to_document(rollup.increments),
         "events": rollup.event_ids,
@@ -105,14 +107,14 @@ async def commit(db: Database, session: Document, rollup: Rollup) -> None:
     await _finish(db, session, pending)
 
 
-async def finish_interrupted(db: Database, session: Document) -> None:
+async def finish_interrupted(db: Database, session: SessionDocument) -> None:
     """Finish the rollup a worker that died left on the session (under its lease)."""
     pending = session.get("heatmap_pending")
     if pending:
         await _finish(db, session, pending)
 
 
-async def _finish(db: Database, session: Document, pending: Document) -> None:
+async def _finish(db: Database, session: SessionDocument, pending: RollupPending) -> None:
     increments = heatmaps.from_document(pending["buckets"])
     key, site_id = session["_id"], session["site_id"]
     if not pending["counted"]:
@@ -130,7 +132,7 @@ async def _finish(db: Database, session: Document, pending: Document) -> None:
 class MoveSampler:
     """Follows page, viewport and scroll through a stream and counts pointer positions."""
 
-    def __init__(self, site: Document, device: str) -> None:
+    def __init__(self, site: SiteDocument, device: str) -> None:
         self.site, self.device = site, device
         self.increments = heatmaps.Increments()
         self._url: str | None = None

@@ -44,7 +44,7 @@ class SessionBusy(RuntimeError):
 class Work:
     db: Database
     secret_key: bytes
-    request: Document
+    request: privacy_requests.RequestDocument
     ledger: erasure.Ledger
 
     @property

@@ -18,7 +18,8 @@ from core.clients import anonymize_ip, country_of, parse_user_agent
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
 from storage import recordings, sessions, tombstones, visitors
 from storage.crash_points import crash_point
-from storage.database import Database, Document
+from storage.database import Database
+from storage.sites import SiteDocument
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Visit:
     received_at: datetime  # the server's clock: retention runs on it, never the client's
 
 
-def policy_of(site: Document) -> PrivacyPolicy:
+def policy_of(site: SiteDocument) -> PrivacyPolicy:
     privacy = site.get("privacy") or {}
     return PrivacyPolicy(
         record_inputs=bool(privacy.get("record_inputs", False)),
@@ -39,7 +40,7 @@ def policy_of(site: Document) -> PrivacyPolicy:
     )
 
 
-def _client(visit: Visit, site: Document) -> dict[str, Any]:
+def _client(visit: Visit, site: SiteDocument) -> dict[str, Any]:
     info = parse_user_agent(visit.user_agent)
     anonymize = (site.get("privacy") or {}).get("anonymize_ip", True)
     return {
@@ -63,7 +64,7 @@ async def _erased(db: Database, secret_key: bytes, site_id: str, batch: Batch) -
 
 async def store_batch(
     db: Database,
-    site: Document,
+    site: SiteDocument,
     batch: Batch,
     raw_events: list[dict[str, Any]],
     visit: Visit,

@@ -25,8 +25,9 @@ from core.inputs import without_nul
 from core.logs import get_logger
 from core.throttle import rate
 from graph.context import Resources
-from storage.database import Document, time_budget
+from storage.database import time_budget
 from storage.errors import STORAGE_ERRORS
+from storage.sites import SiteDocument
 
 log = get_logger(__name__)
 
@@ -175,7 +176,7 @@ def _storable_depth(raw: dict[str, Any]) -> bool:
 
 async def _site(
     resources: Resources, body_key: str, query_key: str | None, origin: str | None
-) -> Document:
+) -> SiteDocument:
     if query_key is not None and query_key != body_key:
         raise Refusal(400, "invalid_batch", "The key in the URL and in the body differ.")
     site = await resources.site_cache.by_tracking_key(resources.db, body_key)
@@ -186,7 +187,7 @@ async def _site(
     return site
 
 
-def _declined_tracking(site: Document, request: Request) -> bool:
+def _declined_tracking(site: SiteDocument, request: Request) -> bool:
     if not (site.get("privacy") or {}).get("respect_do_not_track", True):
         return False
     return request.headers.get("dnt") == "1" or request.headers.get("sec-gpc") == "1"
@@ -196,7 +197,7 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def _check_rate(resources: Resources, site: Document, request: Request) -> None:
+async def _check_rate(resources: Resources, site: SiteDocument, request: Request) -> None:
     breaker = resources.redis_breaker
     if not breaker.closed:
         return
