@@ -16,7 +16,7 @@ from graph.ownership import NO_SUCH_SITE, owned_site
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.signals import SignalSettingsInput, SignalSettingsType, changed_signals
 from storage import privacy_requests, sites
-from storage.sites import PrivacySettings, SiteDocument
+from storage.sites import SiteDocument
 
 MAX_SELECTORS = 50
 MAX_RETENTION_DAYS = 3650
@@ -42,7 +42,7 @@ class Site:
 
     @classmethod
     def from_document(cls, doc: SiteDocument) -> "Site":
-        privacy: PrivacySettings = {**sites.DEFAULT_PRIVACY, **doc.get("privacy", {})}
+        privacy = sites.privacy_of(doc)
         return cls(
             id=strawberry.ID(doc["_id"]),
             name=doc["name"],

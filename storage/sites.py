@@ -1,8 +1,9 @@
 """Sites: the websites an account records, with their privacy settings."""
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from pymongo import ReturnDocument
 
@@ -59,6 +60,11 @@ DEFAULT_PRIVACY: PrivacySettings = {
     "respect_do_not_track": True,
     "retention_days": 30,
 }
+
+
+def privacy_of(site: Mapping[str, Any]) -> PrivacySettings:
+    """The site's privacy settings, each one it lacks (stored before it existed) at its default."""
+    return {**DEFAULT_PRIVACY, **(site.get("privacy") or {})}
 
 
 def new_tracking_key() -> str:

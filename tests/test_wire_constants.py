@@ -1,5 +1,6 @@
 """Each wire constant has one home: rrweb's numbers in `core.rrweb.events`, Sightline's
-custom event tags in `core.rrweb.tags`, job ids in `workers.queue`.
+custom event tags in `core.rrweb.tags`, job ids in `workers.queue`, site privacy defaults in
+`storage.sites`.
 
 A bare `5` beside `event["type"]`, or a second `"sightline.error"`, compiles and passes
 every test until one side is renamed or renumbered; then extraction silently stops
@@ -113,5 +114,26 @@ def test_job_ids_are_made_only_by_the_queue() -> None:
         if path != queue_module
         for node in ast.walk(tree)
         if isinstance(node, ast.keyword) and node.arg in ("job_id", "_job_id")
+    ]
+    assert not found, found
+
+
+def test_site_privacy_defaults_are_stated_once() -> None:
+    """A reader that restates a default (`.get("anonymize_ip", True)`) keeps its own copy
+    when the default changes; every reader goes through `storage.sites.privacy_of`."""
+    from storage.sites import DEFAULT_PRIVACY
+
+    home = ROOT / "storage" / "sites.py"
+    found = [
+        f"{_where(path, node)} {node.args[0].value}"
+        for path, tree in _modules()
+        if path != home
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value in DEFAULT_PRIVACY
     ]
     assert not found, found

@@ -241,7 +241,7 @@ async def schedule_retention(db: Database, queue: JobQueue, now: datetime | None
     now = now or datetime.now(UTC)
     queued = 0
     for site in await sites.all_live_sites(db):
-        days = (site.get("privacy") or {}).get("retention_days", 30)
+        days = sites.privacy_of(site)["retention_days"]
         cutoff = now - timedelta(days=days)
         request = await privacy_requests.create_request(
             db,

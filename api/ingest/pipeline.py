@@ -16,7 +16,7 @@ from api.ingest import events as batch_events
 from api.ingest.contract import Batch
 from core.clients import anonymize_ip, country_of, parse_user_agent
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
-from storage import recordings, sessions, tombstones, visitors
+from storage import recordings, sessions, sites, tombstones, visitors
 from storage.crash_points import crash_point
 from storage.database import Database
 from storage.sites import SiteDocument
@@ -32,17 +32,17 @@ class Visit:
 
 
 def policy_of(site: SiteDocument) -> PrivacyPolicy:
-    privacy = site.get("privacy") or {}
+    privacy = sites.privacy_of(site)
     return PrivacyPolicy(
-        record_inputs=bool(privacy.get("record_inputs", False)),
-        mask_selectors=tuple(privacy.get("mask_selectors") or ()),
-        block_selectors=tuple(privacy.get("block_selectors") or ()),
+        record_inputs=privacy["record_inputs"],
+        mask_selectors=tuple(privacy["mask_selectors"]),
+        block_selectors=tuple(privacy["block_selectors"]),
     )
 
 
 def _client(visit: Visit, site: SiteDocument) -> dict[str, Any]:
     info = parse_user_agent(visit.user_agent)
-    anonymize = (site.get("privacy") or {}).get("anonymize_ip", True)
+    anonymize = sites.privacy_of(site)["anonymize_ip"]
     return {
         "browser": info.browser,
         "browser_version": info.browser_version,

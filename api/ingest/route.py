@@ -25,6 +25,7 @@ from core.inputs import without_nul
 from core.logs import get_logger
 from core.throttle import rate
 from graph.context import Resources
+from storage import sites
 from storage.database import time_budget
 from storage.errors import STORAGE_ERRORS
 from storage.sites import SiteDocument
@@ -188,7 +189,7 @@ async def _site(
 
 
 def _declined_tracking(site: SiteDocument, request: Request) -> bool:
-    if not (site.get("privacy") or {}).get("respect_do_not_track", True):
+    if not sites.privacy_of(site)["respect_do_not_track"]:
         return False
     return request.headers.get("dnt") == "1" or request.headers.get("sec-gpc") == "1"
 
