@@ -25,6 +25,7 @@ from pymongo.errors import ExecutionTimeout
 from bench import progress
 from bench.harness import percentile, running_stack
 from core import heatmaps as grid
+from core.epoch import epoch_ms
 from core.event_columns import Block, BlockSession, session_block, split_by_day
 from core.funnel_columns import Scope, evaluate
 from core.funnels import (
@@ -37,7 +38,6 @@ from core.funnels import (
     Unit,
     UnitEvents,
     UrlMatcher,
-    epoch_ms,
 )
 from storage import event_blocks, heatmaps
 from storage import events as event_store

@@ -24,6 +24,7 @@ import httpx
 from pymongo.errors import ExecutionTimeout
 
 from bench.harness import percentile, running_stack
+from core.epoch import epoch_ms
 from storage import session_buckets
 from storage import sessions as session_store
 from storage.database import Database, Document, create_client
@@ -84,7 +85,7 @@ async def insert_sessions(db: Database, site_id: str, docs: list[Document]) -> N
     first, so lists by start time find them."""
     hours = set()
     for doc in docs:
-        hour = session_buckets.bucket_of(session_buckets.epoch_ms(doc["started_at"]))
+        hour = session_buckets.bucket_of(epoch_ms(doc["started_at"]))
         doc[session_buckets.FIELD] = hour
         hours.add(hour)
     for hour in sorted(hours):

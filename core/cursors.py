@@ -16,18 +16,18 @@ import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import orjson
+
+from core.epoch import epoch_ms, from_epoch_ms
 
 MAX_CURSOR_LENGTH = 512
 MAX_ID_LENGTH = 256
 _SIGNATURE_BYTES = 16
 _INT64 = 2**63
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_MIN_MS = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _MILLISECOND
-_MAX_MS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // _MILLISECOND
+_MIN_MS = epoch_ms(datetime(1, 1, 2, tzinfo=UTC))
+_MAX_MS = epoch_ms(datetime(9999, 12, 31, tzinfo=UTC))
 
 Value = datetime | int | None
 
@@ -66,7 +66,7 @@ def _tagged(kind: CursorKind, value: Value) -> tuple[str, int | None]:
     if value is None and kind.nullable:
         return "n", None
     if kind.value_type is datetime and isinstance(value, datetime):
-        return "t", _ms(value)
+        return "t", epoch_ms(value)
     if kind.value_type is int and isinstance(value, int) and not isinstance(value, bool):
         return "i", value
     raise TypeError(f"{kind.name} cursors hold {kind.value_type.__name__}, not {value!r}")
@@ -78,7 +78,7 @@ def _untagged(kind: CursorKind, tag: object, raw: object) -> Value:
     if not isinstance(raw, int) or isinstance(raw, bool) or not -_INT64 <= raw < _INT64:
         raise CursorError("wrong type")
     if tag == "t" and kind.value_type is datetime and _MIN_MS <= raw <= _MAX_MS:
-        return _EPOCH + raw * _MILLISECOND
+        return from_epoch_ms(raw)
     if tag == "i" and kind.value_type is int:
         return raw
     raise CursorError("wrong type")
@@ -100,11 +100,6 @@ def _verified_payload(secret: bytes, kind: CursorKind, cursor: str) -> bytes:
 def _signature(secret: bytes, kind: CursorKind, payload: bytes) -> bytes:
     message = b"cursor:" + kind.name.encode() + b":" + payload
     return hmac.new(secret, message, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
-
-
-def _ms(moment: datetime) -> int:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // _MILLISECOND
 
 
 def _b64(raw: bytes) -> str:

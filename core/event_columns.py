@@ -12,14 +12,15 @@ or element once, not once per event.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from core.funnels import EventType, epoch_ms
+from core.epoch import epoch_ms, from_epoch_ms
+from core.funnels import EventType
 
 # A kind's code is its index here: append only, never reorder (codes are stored).
 KINDS: tuple[str, ...] = tuple(EventType)
@@ -28,7 +29,6 @@ STRING_FIELDS = ("url", "path", "text", "name")
 NONE = -1
 DAY_MS = 86_400_000
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # (column name, dtype) in stored order.
 _LAYOUT: tuple[tuple[str, str], ...] = (
     ("session", "<u4"),
@@ -277,7 +277,7 @@ def events_of(block: Block) -> list[dict[str, Any]]:
     for row in range(len(columns)):
         event: dict[str, Any] = {
             "kind": KINDS[int(columns.kind[row])],
-            "at": _EPOCH + timedelta(milliseconds=int(columns.ms[row])),
+            "at": from_epoch_ms(int(columns.ms[row])),
         }
         if block.keys is not None:
             event["key"] = block.keys[row]

@@ -66,11 +66,12 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
 from core.elements import ElementSelector, SelectorMatch
+from core.epoch import epoch_ms, from_epoch_ms
 from core.patterns import MAX_PATTERN_LENGTH, PatternError, compile_pattern
 from core.rrweb.selectors import SelectorError
 
@@ -84,9 +85,6 @@ MAX_VALUE_LENGTH = 1000
 MAX_LABEL_LENGTH = 200
 MAX_EXCLUSIONS = 10
 NO_BREAKDOWN = "(none)"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class FunnelError(ValueError):
@@ -476,14 +474,6 @@ def _timed(index: int, event: object) -> _Timed | None:
     return _Timed(ms=epoch_ms(at), at=at, index=index, event=event)
 
 
-def epoch_ms(at: datetime) -> int:
-    """Whole milliseconds since the epoch, rounded to the nearest (naive means UTC): the
-    times funnels compare, whether read from events or stored in columns."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-    micros = (at - _EPOCH) // _MICROSECOND
-    return int((micros + 500) // 1000)
-
-
 def _window_max(
     sources: Sequence[tuple[int, int]], queries: Iterator[tuple[int, int]]
 ) -> list[int | None]:
@@ -811,7 +801,7 @@ class FunnelAccumulator:
         (ms) of its steps' events, and the session of the last one."""
         last = None
         if path:
-            last = _Timed(path[-1], _EPOCH + timedelta(milliseconds=path[-1]), 0, {})
+            last = _Timed(path[-1], from_epoch_ms(path[-1]), 0, {})
         self._count(unit_id, breakdown, list(path), session, last)
 
     def add_unreached(self, breakdown: str | None) -> None:

@@ -1,6 +1,6 @@
 """Autotracked events: listing them, counting them over time, recomputing signals."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from core.cursors import CursorKind
 from core.derived_events import Kind
+from core.epoch import epoch_ms, from_epoch_ms
 from graph.context import Context
 from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
@@ -163,7 +164,7 @@ class EventQuery:
         return [
             EventCount(
                 kind=Kind(kind),
-                bucket_start=datetime.fromtimestamp(start / 1000, UTC),
+                bucket_start=from_epoch_ms(start),
                 count=count,
             )
             for kind, start, count in rows
@@ -188,8 +189,8 @@ class EventMutation:
             await info.context.resources.queue.enqueue(
                 Job.RECOMPUTE_SIGNALS,
                 site["_id"],
-                int(window.start.timestamp() * 1000) if window else None,
-                int(window.end.timestamp() * 1000) if window else None,
+                epoch_ms(window.start) if window else None,
+                epoch_ms(window.end) if window else None,
             )
         except RedisError:
             raise ServiceUnavailableError(

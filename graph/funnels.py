@@ -10,7 +10,7 @@ Only events inside the requested range count, for every step. Durations that may
 import asyncio
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from time import monotonic
 from typing import Protocol, TypedDict
@@ -19,8 +19,9 @@ import strawberry
 
 from core import funnels as core
 from core.cursors import CursorKind
+from core.epoch import epoch_ms
 from core.funnel_columns import Scope, evaluate
-from core.funnels import DroppedUnit, EventType, MatchOp, Unit, epoch_ms
+from core.funnels import DroppedUnit, EventType, MatchOp, Unit
 from graph.context import Context
 from graph.errors import NotFoundError, QueryTimeoutError, UserError
 from graph.links import Link, replay_link
@@ -331,13 +332,9 @@ class FunnelStep(FunnelStepStats):
         )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _drop_key(unit: DroppedUnit) -> tuple[int, str]:
-    """The order of drop-off lists: last step time in whole ms (as core rounds it), unit id."""
-    micros = (unit.last_step_at - _EPOCH) // timedelta(microseconds=1)
-    return (micros + 500) // 1000, unit.unit_id
+    """The order of drop-off lists: last step time in whole ms, unit id."""
+    return epoch_ms(unit.last_step_at), unit.unit_id
 
 
 def _after_key(secret: bytes, after: str | None) -> tuple[int, str]:

@@ -1,11 +1,12 @@
 """Sessions and visitors: finding a visit and getting the link to watch it."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 import strawberry
 
 from core.cursors import CursorKind
+from core.epoch import from_epoch_ms
 from graph.context import Context
 from graph.errors import NotFoundError
 from graph.links import Link, replay_link
@@ -87,7 +88,9 @@ class Session:
             event_count=doc.get("event_count", 0),
             entry_url=doc.get("entry_url"),
             exit_url=doc.get("exit_url"),
-            pages=[PageView(url=p["url"], path=p["path"], at=_ms(p["at"])) for p in pages],
+            pages=[
+                PageView(url=p["url"], path=p["path"], at=from_epoch_ms(p["at"])) for p in pages
+            ],
             viewport=Viewport(**viewport) if viewport else None,
             browser=doc.get("browser"),
             browser_version=doc.get("browser_version"),
@@ -104,10 +107,6 @@ class Session:
             incomplete=doc.get("incomplete"),
             replayable=doc.get("replayable", True),
         )
-
-
-def _ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 @strawberry.type

@@ -34,6 +34,7 @@ import zstandard
 from bson import Binary
 from pymongo.errors import DuplicateKeyError
 
+from core.epoch import epoch_ms
 from core.event_columns import (
     Block,
     BlockSession,
@@ -47,7 +48,6 @@ from core.event_columns import (
     unpack,
     without_sessions,
 )
-from core.funnels import epoch_ms
 from storage import claims, events
 from storage.crash_points import crash_point
 from storage.database import Database, Document

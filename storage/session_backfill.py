@@ -8,6 +8,7 @@ are insert-only (storage.session_buckets).
 
 from pymongo import UpdateOne
 
+from core.epoch import epoch_ms
 from storage import session_buckets
 from storage.database import Database, Document
 
@@ -21,7 +22,7 @@ async def apply(db: Database, sessions: list[Document]) -> None:
     for session in sessions:
         if session.get(session_buckets.FIELD) is not None or "started_at" not in session:
             continue
-        bucket = session_buckets.bucket_of(session_buckets.epoch_ms(session["started_at"]))
+        bucket = session_buckets.bucket_of(epoch_ms(session["started_at"]))
         await session_buckets.mark(db, session["site_id"], bucket)
         updates.append(
             UpdateOne({"_id": session["_id"]}, {"$min": {session_buckets.FIELD: bucket}})

@@ -12,8 +12,9 @@ reading as soon as it is full.
 from dataclasses import dataclass
 from typing import Any, cast
 
+from core.epoch import epoch_ms
 from storage.database import Database, Document
-from storage.session_buckets import FIELD, epoch_ms, walk
+from storage.session_buckets import FIELD, walk
 from storage.sessions import COLLECTION, SessionDocument
 
 # The filter fields this path checks by equality on the lookup itself.

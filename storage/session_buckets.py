@@ -21,7 +21,6 @@ months of erased hours.
 
 import contextlib
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pymongo.errors import DuplicateKeyError
@@ -35,19 +34,12 @@ HOUR_MS = 3_600_000
 # `prune` leaves the markers of the last day alone, so a session written into an hour
 # newer than this never needs its markers confirmed (`confirm`).
 SETTLED_MS = 24 * HOUR_MS
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Coarsest first; each width is a multiple of the next. The top level's parent is 0.
 LEVELS: tuple[tuple[str, int], ...] = (
     ("span", 32 * 24 * HOUR_MS),
     ("day", 24 * HOUR_MS),
     ("hour", HOUR_MS),
 )
-
-
-def epoch_ms(when: datetime) -> int:
-    """`when` as BSON stores it: whole milliseconds, rounded down; naive means UTC."""
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return (aware - EPOCH) // timedelta(milliseconds=1)
 
 
 def bucket_of(ms: int) -> int:

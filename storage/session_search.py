@@ -14,10 +14,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, cast
 
+from core.epoch import epoch_ms
 from storage import migrate, session_backfill
 from storage.database import Database, Document, time_limit
 from storage.session_bucket_pages import EQUALITY_FIELDS, Window, bucket_page
-from storage.session_buckets import epoch_ms
 from storage.sessions import COLLECTION, SessionDocument
 
 MAX_TIME_MS = 5000

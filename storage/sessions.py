@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict, cast
 
+from core.epoch import epoch_ms, from_epoch_ms
 from storage import engine, seq_ranges, session_buckets
 from storage.database import Database, Document
 from storage.ids import session_key
@@ -178,10 +179,6 @@ async def find_session(db: Database, site_id: str, session_id: str) -> SessionDo
 _Existing = Mapping[str, Any] | None
 
 
-def _ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
 async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -> None:
     """Fold one batch into its session (`existing`, as read before), in one write.
 
@@ -201,9 +198,9 @@ async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -
             **batch.on_insert,
         },
         # The hour of `started_at`, kept with it by the same `$min` (see storage.session_buckets).
-        "$min": {"started_at": _ms(batch.first_ts), session_buckets.FIELD: bucket},
+        "$min": {"started_at": from_epoch_ms(batch.first_ts), session_buckets.FIELD: bucket},
         "$max": {
-            "last_activity_at": _ms(batch.last_ts),
+            "last_activity_at": from_epoch_ms(batch.last_ts),
             # The server's clock at the write: compaction's guard and retention read it.
             "last_chunk_at": datetime.now(UTC),
             **_derived(batch, existing, pages),
@@ -232,20 +229,20 @@ async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -
 async def insert_whole(db: Database, session: Document) -> None:
     """Store a session document made elsewhere (an import, a fixture) with its start hour
     and hour marker, so lists by start time find it."""
-    bucket = session_buckets.bucket_of(session_buckets.epoch_ms(session["started_at"]))
+    bucket = session_buckets.bucket_of(epoch_ms(session["started_at"]))
     await session_buckets.mark(db, session["site_id"], bucket)
     await db[COLLECTION].insert_one({**session, session_buckets.FIELD: bucket})
 
 
 def _now_ms() -> int:
-    return session_buckets.epoch_ms(datetime.now(UTC))
+    return epoch_ms(datetime.now(UTC))
 
 
 async def _marked_bucket(db: Database, batch: BatchSummary, existing: _Existing) -> int:
     """The start hour this batch gives its session, marked first when it is a new one."""
     first = batch.first_ts
     if existing:
-        first = min(first, session_buckets.epoch_ms(existing["started_at"]))
+        first = min(first, epoch_ms(existing["started_at"]))
     bucket = session_buckets.bucket_of(first)
     known = (existing or {}).get(session_buckets.FIELD)
     if known is None or bucket < known:

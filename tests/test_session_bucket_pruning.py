@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.config import Settings
+from core.epoch import epoch_ms
 from storage import privacy_requests, session_buckets, sessions
 from storage.database import Database
 from workers import privacy
 
 SITE, OTHER_SITE = "6b0b91e55d5cf409b79cc124", "6b0b91e55d5cf409b79cc125"
 HOUR = session_buckets.HOUR_MS
-NOW_MS = session_buckets.epoch_ms(datetime.now(UTC))
+NOW_MS = epoch_ms(datetime.now(UTC))
 # A 32-day span starts here, 40 to 72 days ago: the sessions cross hour, day and span edges.
 SPAN_EDGE = (NOW_MS - 40 * 24 * HOUR) - (NOW_MS - 40 * 24 * HOUR) % (32 * 24 * HOUR)
 

@@ -14,6 +14,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.epoch import epoch_ms
 from storage import migrate, session_backfill, session_buckets, sessions
 from storage.database import Database, Document
 from storage.indexes import ensure_indexes
@@ -64,8 +65,8 @@ async def _world(db: Database) -> None:
     moved = await sessions.find_session(db, SITE, "s0000")
     assert moved is not None
     early = sessions.BatchSummary(
-        SITE, "s0000", "v0", 1, session_buckets.epoch_ms(moved["started_at"]) - 2 * HOUR,
-        session_buckets.epoch_ms(moved["started_at"]), 5, [], [], None, {}, {},
+        SITE, "s0000", "v0", 1, epoch_ms(moved["started_at"]) - 2 * HOUR,
+        epoch_ms(moved["started_at"]), 5, [], [], None, {}, {},
     )  # fmt: skip
     await sessions.record_batch(db, early, moved)
 
@@ -148,8 +149,7 @@ async def test_hour_by_hour_pages_equal_the_sorted_query(db: Database) -> None:
     assert await migrate.is_done(db, session_backfill.STEP)
     every = await db["sessions"].find({}).to_list(None)
     assert all(
-        doc[session_buckets.FIELD]
-        == session_buckets.bucket_of(session_buckets.epoch_ms(doc["started_at"]))
+        doc[session_buckets.FIELD] == session_buckets.bucket_of(epoch_ms(doc["started_at"]))
         for doc in every
     )
     listed = await _assert_same_lists(db, await _served_filters(db), (9, 50))
@@ -183,8 +183,8 @@ async def test_the_migration_lists_old_sessions_the_same_however_it_is_run(db: D
 
     late = sessions.BatchSummary(  # new code writes to an old session, 3 h after its start
         SITE, old[0]["session_id"], old[0]["visitor_id"], 1,
-        session_buckets.epoch_ms(old[0]["started_at"]) + 3 * HOUR,
-        session_buckets.epoch_ms(old[0]["started_at"]) + 4 * HOUR, 5, [], [], None, {}, {},
+        epoch_ms(old[0]["started_at"]) + 3 * HOUR,
+        epoch_ms(old[0]["started_at"]) + 4 * HOUR, 5, [], [], None, {}, {},
     )  # fmt: skip
     await sessions.record_batch(db, late, old[0])
     before = await listings()

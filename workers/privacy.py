@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.epoch import epoch_ms
 from core.logs import get_logger
 from storage import (
     api_keys,
@@ -95,7 +96,7 @@ async def _erase_visitor(work: Work) -> None:
 async def _erase_recordings(work: Work) -> None:
     start, end = _range(work.parameters)
     documented = await sessions.session_ids_started_between(work.db, work.site_id, start, end)
-    recorded = {"first_ts": {"$gte": _ms(start), "$lt": _ms(end)}}
+    recorded = {"first_ts": {"$gte": epoch_ms(start), "$lt": epoch_ms(end)}}
     pieces: dict[str, Document] = {
         "recording_chunks": recorded,
         "recording_parts": recorded,
@@ -124,8 +125,8 @@ async def _retention(work: Work) -> None:
 
 async def _prune_start_hours(work: Work, before: datetime) -> None:
     """Forget the hours the erased sessions started in, so lists stop looking at them."""
-    now_ms = session_buckets.epoch_ms(datetime.now(UTC))
-    await session_buckets.prune(work.db, work.site_id, session_buckets.epoch_ms(before), now_ms)
+    now_ms = epoch_ms(datetime.now(UTC))
+    await session_buckets.prune(work.db, work.site_id, epoch_ms(before), now_ms)
 
 
 async def _delete_site(work: Work) -> None:
@@ -188,10 +189,6 @@ async def _scan(work: Work) -> None:
         checkpoint=checkpoint,
     )
     await privacy_requests.record_outcome(work.db, work.request["_id"], outcome)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _range(parameters: Document) -> tuple[datetime, datetime]:
