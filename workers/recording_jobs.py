@@ -86,8 +86,7 @@ async def _process(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
         if report.status == "gone":
             return await _drop_orphan_chunks(db, site_id, session_id)
         ctx[FOLLOW_UP] = (site_id, session_id)
-        raw = len(await recordings.session_chunks(db, site_id, session_id))
-        if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
+        if report.raw_chunks >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
             await compaction.compact_session(
                 db, site_id, session_id, only_processed=True, limits=limits, lease=lease
             )
