@@ -37,42 +37,62 @@ def event_document(base: Document, derived: Document, timestamp_ms: int) -> Docu
     }
 
 
-async def upsert_events(db: Database, documents: list[Document]) -> int:
-    """Write events by `_id`, replacing earlier versions; returns how many are stored.
+class SessionEvents:
+    """One session's stored events by `_id`, read once by equality on the session (FerretDB
+    pushes only that down; `_id: {$in: …}` would decode every event of every site) and kept
+    up to date as they are written. An extraction run diffs its writes, counts kinds and
+    finds what heatmaps have not counted from it, instead of reading the session's events
+    again for each; valid while nothing else writes them (the session's lease)."""
 
-    An event heatmaps have counted (`rolled_up`) keeps that mark and is replaced
-    in place, never deleted even for a moment: a crash would forget the mark, and
-    the next run would count it again. Unchanged events are not written at all.
-    """
-    if not documents:
-        return 0
-    stored = await _stored_versions(db, documents)
-    fresh: list[Document] = []
-    counted: list[Document] = []
-    for doc in documents:
-        before = stored.get(doc["_id"])
-        doc["rolled_up"] = bool(before and before.get("rolled_up"))
-        if before != doc:
-            (counted if doc["rolled_up"] else fresh).append(doc)
-    await one_by_one(db[COLLECTION].replace_one(_one(doc), doc) for doc in counted)
-    # A crash half-way loses nothing: the chunks are marked processed only afterwards, so
-    # the next run writes the events again.
-    written = await engine.replace_many(db[COLLECTION], fresh, stored=stored, filter_of=_one)
-    return len(documents) - len(fresh) + written
+    def __init__(self, db: Database, stored: dict[str, Document]) -> None:
+        self.db, self.stored = db, stored
 
-
-async def _stored_versions(db: Database, documents: list[Document]) -> dict[str, Document]:
-    """The stored versions of `documents`, by `_id`: each session's events read by equality
-    on the session (FerretDB pushes only that down; `_id: {$in: …}` would decode every
-    event of every site), the ones asked for kept here."""
-    wanted = {doc["_id"] for doc in documents}
-    found: dict[str, Document] = {}
-    for site_id, session_id in sorted({(d["site_id"], d["session_id"]) for d in documents}):
+    @classmethod
+    async def read(cls, db: Database, site_id: str, session_id: str) -> "SessionEvents":
         query = {"site_id": site_id, "session_id": session_id}
-        async for doc in db[COLLECTION].find(query):
-            if doc["_id"] in wanted:
-                found[doc["_id"]] = doc
-    return found
+        return cls(db, {doc["_id"]: doc async for doc in db[COLLECTION].find(query)})
+
+    async def upsert(self, documents: list[Document]) -> int:
+        """Write events by `_id`, replacing earlier versions; returns how many are stored.
+
+        An event heatmaps have counted (`rolled_up`) keeps that mark and is replaced
+        in place, never deleted even for a moment: a crash would forget the mark, and
+        the next run would count it again. Unchanged events are not written at all.
+        """
+        if not documents:
+            return 0
+        fresh: list[Document] = []
+        counted: list[Document] = []
+        for doc in documents:
+            before = self.stored.get(doc["_id"])
+            doc["rolled_up"] = bool(before and before.get("rolled_up"))
+            if before != doc:
+                (counted if doc["rolled_up"] else fresh).append(doc)
+        collection = self.db[COLLECTION]
+        await one_by_one(collection.replace_one(_one(doc), doc) for doc in counted)
+        # A crash half-way loses nothing: the chunks are marked processed only afterwards,
+        # so the next run writes the events again.
+        written = await engine.replace_many(collection, fresh, stored=self.stored, filter_of=_one)
+        self.stored.update((doc["_id"], doc) for doc in documents)
+        return len(documents) - len(fresh) + written
+
+    def kind_counts(self) -> dict[str, int]:
+        return dict(Counter(doc["kind"] for doc in self.stored.values()))
+
+    def not_rolled_up(self, kinds: list[str]) -> list[Document]:
+        return [
+            doc for doc in self.stored.values() if doc["kind"] in kinds and not doc.get("rolled_up")
+        ]
+
+
+async def upsert_events(db: Database, documents: list[Document]) -> int:
+    """`SessionEvents.upsert` for documents of any sessions (imports, tests)."""
+    written = 0
+    for site_id, session_id in sorted({(d["site_id"], d["session_id"]) for d in documents}):
+        mine = [d for d in documents if (d["site_id"], d["session_id"]) == (site_id, session_id)]
+        session = await SessionEvents.read(db, site_id, session_id)
+        written += await session.upsert(mine)
+    return written
 
 
 def _one(doc: Document) -> Document:
@@ -226,20 +246,6 @@ async def count_session_kinds(db: Database, site_id: str, session_id: str) -> di
     ]
     cursor = await db[COLLECTION].aggregate(pipeline)
     return {row["_id"]: row["count"] async for row in cursor}
-
-
-async def not_rolled_up(
-    db: Database, site_id: str, session_id: str, kinds: list[str]
-) -> list[Document]:
-    cursor = db[COLLECTION].find(
-        {
-            "site_id": site_id,
-            "session_id": session_id,
-            "kind": {"$in": kinds},
-            "rolled_up": {"$ne": True},
-        }
-    )
-    return await cursor.to_list(None)
 
 
 async def mark_rolled_up(db: Database, site_id: str, session_id: str, event_ids: list[str]) -> None:

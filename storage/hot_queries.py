@@ -125,15 +125,12 @@ HOT_QUERIES: list[HotQuery] = [
                   "session's equality"),
     HotQuery("events of a session as extraction writes them", "storage.events.upsert_events",
              "events", "by_session", ("site_id", "session_id"), filter=_site(session_id="s"),
-             note="read once per flush, and by `mark_rolled_up`; changed events deleted and "
-                  "counted ones replaced one `_id` each, with the session's keys; rollup "
-                  "marks set per kind"),
+             note="read once per run (`SessionEvents.read`), and by `mark_rolled_up`; changed "
+                  "events deleted and counted ones replaced one `_id` each, with the "
+                  "session's keys; rollup marks set per kind"),
     HotQuery("parts of a session (replay)", "storage.parts.session_parts", "recording_parts",
              "session_seq", ("site_id", "session_id"), (("first_seq", 1),),
              filter=_site(session_id="s")),
-    HotQuery("events of a session to roll up", "storage.events.not_rolled_up", "events",
-             "by_session", ("site_id", "session_id", "kind"),
-             filter=_site(session_id="s", kind={"$in": ["click"]}, rolled_up={"$ne": True})),
     HotQuery("outbox sweep (every minute)", "storage.recordings.unprocessed_sessions",
              "recording_chunks", "outbox", ("processed",), range="received_at",
              filter={"processed": False, "received_at": {"$lt": T1}}),

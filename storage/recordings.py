@@ -115,6 +115,13 @@ async def unprocessed_sessions(
     return sorted({(doc["site_id"], doc["session_id"]) async for doc in cursor})
 
 
+async def has_unprocessed(db: Database, site_id: str, session_id: str) -> bool:
+    """Whether the session has a chunk extraction has not read yet (equality on three
+    fields, all pushed down by FerretDB)."""
+    query = {"site_id": site_id, "session_id": session_id, "processed": False}
+    return await db[COLLECTION].find_one(query, projection={"_id": 1}) is not None
+
+
 def _of_session(site_id: str, session_id: str, seqs: list[int]) -> Document:
     """Some chunks of one session: equality on the session (the one selection FerretDB
     pushes down to PostgreSQL, and the `session_seq` index's prefix on MongoDB), the

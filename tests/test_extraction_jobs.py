@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from core.config import Settings
@@ -230,3 +231,38 @@ async def test_the_sweep_finds_chunks_the_api_could_not_queue(
     await run_worker_burst(settings)
     assert await db["recording_chunks"].count_documents({"processed": False}) == 0
     assert await db["events"].count_documents({"kind": "rage_click"}) == 1
+
+
+# Where in a run the batch lands: right after the run listed the session's chunks, or once
+# the run is over but before its job has ended.
+ARRIVALS = {"mid-run": "list_pieces", "at the end of the run": "process_session"}
+
+
+@pytest.mark.parametrize("arrives", ARRIVALS)
+async def test_a_batch_that_arrives_while_its_session_is_processed_gets_its_own_run(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    arrives: str,
+) -> None:
+    """The API cannot queue a run for a session whose job is running (arq refuses a job id
+    it still knows): whenever in the run the batch lands, the workers queue the next run
+    themselves, rather than leave the batch to the outbox sweep a minute or more later."""
+    _, site = await shop_session(client)
+    events = shop_events()
+    late = batch_body(site["trackingKey"], events[-10:], seq=len(events) // 10 + 1)
+    original = getattr(processing, ARRIVALS[arrives])
+    sent: list[int] = []
+
+    async def then_a_batch_arrives(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        if not sent:
+            sent.append((await post_batch(client, late)).status_code)
+        return result
+
+    monkeypatch.setattr(processing, ARRIVALS[arrives], then_a_batch_arrives)
+    await run_worker_burst(settings)
+
+    assert sent == [200]
+    assert await db["recording_chunks"].count_documents({"processed": False}) == 0

@@ -44,7 +44,7 @@ GENERIC: dict[str, str] = {
     "storage.recording_stream.whole_pieces": _RRWEB,
     "storage.events.event_document": _REWORKED,
     "storage.events.search_events": _REWORKED,
-    "storage.events.not_rolled_up": _REWORKED,
+    "storage.events.SessionEvents.not_rolled_up": _REWORKED,
     "storage.heatmaps.BucketKey.identity": _REWORKED,
     "storage.heatmaps.fetch": _REWORKED,
     "storage.heatmaps.to_document": _REWORKED,

@@ -74,12 +74,17 @@ class Rollup:
     event_ids: list[str] = field(default_factory=list)
 
 
-async def add_events(
-    db: Database, site: SiteDocument, session: SessionDocument, rollup: Rollup, *, final: bool
+def add_events(
+    site: SiteDocument,
+    session: SessionDocument,
+    rollup: Rollup,
+    stored: event_store.SessionEvents,
+    *,
+    final: bool,
 ) -> None:
-    """Add the session's derived events not yet counted to `rollup`."""
+    """Add the session's derived events not yet counted (as the run wrote them) to `rollup`."""
     kinds = ["click", "scroll"] if final else ["click"]
-    pending = await event_store.not_rolled_up(db, site["_id"], session["session_id"], kinds)
+    pending = stored.not_rolled_up(kinds)
     device = session.get("device_type") or "unknown"
     for event in pending:
         add = add_click if event["kind"] == "click" else add_scroll

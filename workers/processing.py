@@ -31,6 +31,7 @@ class ProcessingReport:
     status: str = "done"
     pieces: int = 0
     events_written: int = 0
+    raw_chunks: int = 0  # the session's chunks not compacted yet, as the run listed them
 
 
 def start_index(pieces: list[Piece], *, from_start: bool) -> int | None:
@@ -94,47 +95,52 @@ async def _process(
     if start is None and final and pieces:
         start = max((i for i, p in enumerate(pieces) if p.has_full_snapshot), default=0)
     report = ProcessingReport(status="nothing new")
+    counts = None
     if start is not None:
         settings = SignalSettings.from_document(site.get("signals"))
         base = {"site_id": site_id, "session_id": session_id, "visitor_id": session["visitor_id"]}
         sampler = MoveSampler(site, session.get("device_type") or "unknown")
+        stored = await event_store.SessionEvents.read(db, site_id, session_id)
         derived: list[Document] = []
-        report = await _extract(db, pieces[start:], settings, base, final, sampler, derived)
+        report = await _extract(pieces[start:], settings, base, final, sampler, stored, derived)
         await event_blocks.record_session(db, session, derived, final=final)
         new_chunks = [p.key for p in pieces[start:] if not p.is_part and not p.processed]
         rollup = heatmap_rollup.Rollup(sampler.increments, new_chunks)
-        await heatmap_rollup.add_events(db, site, session, rollup, final=final)
+        heatmap_rollup.add_events(site, session, rollup, stored, final=final)
         await heatmap_rollup.commit(db, session, rollup)
-    await _summarize(db, site_id, session_id, pieces)
+        counts = stored.kind_counts()
+    await _summarize(db, site_id, session_id, pieces, counts)
+    report.raw_chunks = sum(1 for p in pieces if not p.is_part)
     return report
 
 
 async def _extract(
-    db: Database,
     pieces: list[Piece],
     settings: SignalSettings,
     base: Document,
     final: bool,
     sampler: MoveSampler,
+    stored: event_store.SessionEvents,
     derived: list[Document],
 ) -> ProcessingReport:
-    """Upserts the events derived from `pieces`, flushing every `FLUSH_EVERY`; `derived`
-    receives every one of them."""
+    """Upserts the events derived from `pieces` into `stored`, flushing every `FLUSH_EVERY`;
+    `derived` receives every one of them."""
     extractor = Extractor(settings)
     report = ProcessingReport()
     pending: list[Document] = []
     key = session_key(base["site_id"], base["session_id"])
+    db = stored.db
     async for piece, events in pieces_events(db, pieces):
         sampler.feed(events, count=not piece.processed)
         pending.extend(_documents(key, base, extractor.feed(events)))
         if len(pending) >= FLUSH_EVERY:
             derived.extend(pending)
-            report.events_written += await event_store.upsert_events(db, pending)
+            report.events_written += await stored.upsert(pending)
             pending = []
     report.pieces = len(pieces)
     pending.extend(_documents(key, base, extractor.finish(final)))
     derived.extend(pending)
-    report.events_written += await event_store.upsert_events(db, pending)
+    report.events_written += await stored.upsert(pending)
     crash_point("extraction.events_written")
     return report
 
@@ -148,8 +154,14 @@ def _documents(key: str, base: Document, derived: list[Any]) -> list[Document]:
     ]
 
 
-async def _summarize(db: Database, site_id: str, session_id: str, pieces: list[Piece]) -> None:
-    counts = await event_store.count_session_kinds(db, site_id, session_id)
+async def _summarize(
+    db: Database, site_id: str, session_id: str, pieces: list[Piece], counts: dict[str, int] | None
+) -> None:
+    """The session's summary from `counts` (the run's view of its events), or counted in the
+    database when the run wrote none (a run that found nothing new still writes it: the
+    run before may have died between marking its chunks and summarizing)."""
+    if counts is None:
+        counts = await event_store.count_session_kinds(db, site_id, session_id)
     frustration = sum(counts.get(kind, 0) for kind in SIGNAL_KINDS)
     summary = sessions.ProcessedSummary(
         click_count=counts.get("click", 0),

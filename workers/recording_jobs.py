@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
+from redis.exceptions import RedisError
 
 from core.config import Settings
 from core.logs import get_logger
@@ -19,6 +20,9 @@ from workers.queue import Job, JobQueue
 log = get_logger(__name__)
 
 OUTBOX_GRACE = timedelta(seconds=30)
+# Set on a processing job's context when it ends normally: the session `follow_up` checks.
+FOLLOW_UP = "sightline_follow_up"
+FOLLOW_UP_ERRORS: tuple[type[Exception], ...] = (*STORAGE_ERRORS, RedisError)
 
 
 BUSY_RETRY_S = 5
@@ -52,6 +56,25 @@ async def process_session(ctx: dict[str, Any], site_id: str, session_id: str) ->
     return await _with_retries(ctx, _process(ctx, site_id, session_id))
 
 
+async def follow_up(ctx: dict[str, Any]) -> None:
+    """After a processing job has ended: queue the session's next run when a batch came in
+    while this one ran, since the API could not queue it then (arq refuses a job id it still
+    knows, and it knows the job's id until the job has ended). Run once arq has forgotten the
+    id, so a batch stored after this check queues its own run; without it such a batch
+    waited for the outbox sweep, a minute and more."""
+    session = ctx.pop(FOLLOW_UP, None)
+    if session is None:
+        return
+    settings: Settings = ctx["settings"]
+    try:
+        if await recordings.has_unprocessed(ctx["db"], *session):
+            await ctx["queue"].enqueue_processing(
+                *session, delay_s=settings.SIGHTLINE_PROCESS_DELAY_S
+            )
+    except FOLLOW_UP_ERRORS as exc:  # the outbox sweep finds the batch later
+        log.warning("job.follow_up_failed", error=type(exc).__name__)
+
+
 async def _process(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
     db: Database = ctx["db"]
     settings: Settings = ctx["settings"]
@@ -62,8 +85,8 @@ async def _process(ctx: dict[str, Any], site_id: str, session_id: str) -> str:
         report = await processing.process_session(db, site_id, session_id, lease=lease)
         if report.status == "gone":
             return await _drop_orphan_chunks(db, site_id, session_id)
-        raw = len(await recordings.session_chunks(db, site_id, session_id))
-        if raw >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
+        ctx[FOLLOW_UP] = (site_id, session_id)
+        if report.raw_chunks >= settings.SIGHTLINE_COMPACT_MAX_CHUNKS:
             await compaction.compact_session(
                 db, site_id, session_id, only_processed=True, limits=limits, lease=lease
             )

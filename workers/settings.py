@@ -76,6 +76,7 @@ def worker_settings(
             ),
         ],
         "on_startup": on_startup,
+        "after_job_end": recording_jobs.follow_up,
         "on_shutdown": on_shutdown,
         # No retries of arq's own when connecting: workers.supervisor retries, with backoff.
         "redis_settings": replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0),
