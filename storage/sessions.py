@@ -44,6 +44,8 @@ class BatchSummary:
     client: dict[str, Any]
     privacy_state: Document
     on_insert: dict[str, Any] = field(default_factory=dict)
+    # When this batch wrote its visitor, already (server time); None when it skipped it.
+    visitor_noted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ async def find_session(db: Database, site_id: str, session_id: str) -> Document 
     return await db[COLLECTION].find_one({"_id": session_key(site_id, session_id)})
 
 
+def visitor_noted_at(session: Document | None) -> datetime | None:
+    """When a batch of `session` last wrote its visitor (see storage.visitors.due)."""
+    noted: datetime | None = (session or {}).get("visitor_noted_at")
+    return noted
+
+
 def _ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
@@ -123,6 +131,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: Document | N
             # The server's clock at the write: compaction's guard and retention read it.
             "last_chunk_at": datetime.now(UTC),
             **_derived(batch, existing, pages),
+            **({"visitor_noted_at": batch.visitor_noted_at} if batch.visitor_noted_at else {}),
         },
         "$set": {
             f"chunks.{batch.seq}": batch.event_count,
