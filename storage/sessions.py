@@ -122,6 +122,8 @@ class BatchSummary:
     client: dict[str, Any]
     privacy_state: Document
     on_insert: dict[str, Any] = field(default_factory=dict)
+    # When this batch wrote its visitor, already (server time); None when it skipped it.
+    visitor_noted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,12 @@ async def find_session(db: Database, site_id: str, session_id: str) -> SessionDo
 _Existing = Mapping[str, Any] | None
 
 
+def visitor_noted_at(session: _Existing) -> datetime | None:
+    """When a batch of `session` last wrote its visitor (see storage.visitors.due)."""
+    noted: datetime | None = (session or {}).get("visitor_noted_at")
+    return noted
+
+
 async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -> None:
     """Fold one batch into its session (`existing`, as read before), in one write.
 
@@ -204,6 +212,7 @@ async def record_batch(db: Database, batch: BatchSummary, existing: _Existing) -
             # The server's clock at the write: compaction's guard and retention read it.
             "last_chunk_at": datetime.now(UTC),
             **_derived(batch, existing, pages),
+            **({"visitor_noted_at": batch.visitor_noted_at} if batch.visitor_noted_at else {}),
         },
         "$set": {
             f"chunks.{batch.seq}": batch.event_count,

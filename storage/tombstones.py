@@ -6,6 +6,7 @@ browser that keeps sending after an erasure does not recreate what was
 removed; workers find no session and write nothing.
 """
 
+import asyncio
 from datetime import UTC, datetime
 
 from core.credentials import keyed_hash
@@ -31,7 +32,8 @@ async def bury(db: Database, mark: str, *, site_id: str, request_id: str) -> Non
 
 
 async def any_buried(db: Database, marks: list[str]) -> bool:
-    for mark in marks:
-        if await db[COLLECTION].find_one({"_id": mark}, projection={"_id": 1}):
-            return True
-    return False
+    """Whether any of `marks` is buried: one `_id` lookup each, all at once."""
+    found = await asyncio.gather(
+        *(db[COLLECTION].find_one({"_id": mark}, projection={"_id": 1}) for mark in marks)
+    )
+    return any(doc is not None for doc in found)

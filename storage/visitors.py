@@ -1,6 +1,13 @@
-"""Visitors: the browsers that come back, identified by the snippet's visitor id."""
+"""Visitors: the browsers that come back, identified by the snippet's visitor id.
 
-from datetime import UTC, datetime
+A visitor is written on a session's first batch and then at most about once a
+`REFRESH` per session (see `due`), not on every batch: each write is a round trip
+that FerretDB turns into a read and a whole-document write. So `last_seen_at` and
+`last_received_at` may lag the visitor's newest batch by up to `REFRESH`, and
+retention, which reads `last_received_at`, may erase a visitor up to that much early.
+"""
+
+from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, TypedDict, cast
 
 from storage import engine
@@ -8,6 +15,13 @@ from storage.database import Database, Document
 from storage.ids import visitor_key
 
 COLLECTION = "visitors"
+REFRESH = timedelta(minutes=1)
+
+
+def due(noted_at: datetime | None, received_at: datetime) -> bool:
+    """Whether a batch received at `received_at` must write its visitor, given when its
+    session last noted a visitor write that had succeeded (None: never, or a retry)."""
+    return noted_at is None or received_at - noted_at >= REFRESH
 
 
 class VisitorDocument(TypedDict):

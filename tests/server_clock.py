@@ -5,7 +5,7 @@ from datetime import timedelta
 from storage.database import Database
 
 # The fields that hold the server's clock (when a batch was received), in any collection.
-RECEIVED_FIELDS = ("received_at", "last_received_at", "last_chunk_at")
+RECEIVED_FIELDS = ("received_at", "last_received_at", "last_chunk_at", "visitor_noted_at")
 
 
 async def receive_earlier(db: Database, by: timedelta, **match: str) -> int:

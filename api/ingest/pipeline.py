@@ -1,13 +1,18 @@
 """Storing one validated batch: privacy first, then the summaries, then the chunk.
 
-The session and the visitor are written before the chunk, so a failure at any
-step (the API answers 503) never leaves a chunk that no session leads to: what
-is stored is visible in the API and found by retention and erasure. Every write
+The visitor (when due) and the session are written before the chunk, so a failure
+at any step (the API answers 503) never leaves a chunk that no session leads to:
+what is stored is visible in the API and found by retention and erasure. The
+visitor goes first, so the session can note that it was written: later batches of
+the session skip the visitor's write until it is due again (storage.visitors.due),
+which leaves most batches with two writes instead of three. Every write
 is idempotent (the chunk on (site, session, seq)), so a retry converges on the
 same stored state and answers "stored" or "duplicate" by whether the chunk was
 (or, once compaction has deleted the chunk, by the session's `compacted_seqs`).
 """
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,10 +74,17 @@ async def store_batch(
     raw_events: list[dict[str, Any]],
     visit: Visit,
     secret_key: bytes,
+    admitted: Awaitable[None],
 ) -> str:
-    """Store the batch: "stored", "duplicate" (a retry), or "erased" (not recorded)."""
+    """Store the batch: "stored", "duplicate" (a retry), or "erased" (not recorded).
+
+    `admitted` (the rate limit, say) raises to refuse the batch; it runs while the
+    session is read, and nothing is written before it has passed.
+    """
     site_id = site["_id"]
-    existing = await sessions.find_session(db, site_id, batch.session_id)
+    existing, _ = await asyncio.gather(
+        sessions.find_session(db, site_id, batch.session_id), admitted
+    )
     if existing is None and await _erased(db, secret_key, site_id, batch):
         return "erased"
     state = PrivacyState.from_document(existing.get("privacy_state") if existing else None)
@@ -84,6 +96,18 @@ async def store_batch(
     client = _client(visit, site)
     first_ts = min(e["timestamp"] for e in stream)
     last_ts = max(e["timestamp"] for e in stream)
+    visitor_due = visitors.due(sessions.visitor_noted_at(existing), visit.received_at)
+    if visitor_due:
+        await visitors.record_visit(
+            db,
+            site_id=site_id,
+            visitor_id=batch.visitor_id,
+            first_ts=first_ts,
+            last_ts=last_ts,
+            client=client,
+            received_at=visit.received_at,
+        )
+        crash_point("ingest.visitor_written")
     await sessions.record_batch(
         db,
         sessions.BatchSummary(
@@ -99,20 +123,11 @@ async def store_batch(
             viewport=batch_events.viewport(stream),
             client=client,
             privacy_state=state.to_document(),
+            visitor_noted_at=visit.received_at if visitor_due else None,
         ),
         existing,
     )
     crash_point("ingest.session_written")
-    await visitors.record_visit(
-        db,
-        site_id=site_id,
-        visitor_id=batch.visitor_id,
-        first_ts=first_ts,
-        last_ts=last_ts,
-        client=client,
-        received_at=visit.received_at,
-    )
-    crash_point("ingest.visitor_written")
     meta = recordings.ChunkMeta(
         site_id, batch.session_id, batch.visitor_id, batch.seq, visit.received_at
     )

@@ -97,14 +97,19 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
         site = await _site(resources, batch.key, request.query_params.get("key"), origin)
         if _declined_tracking(site, request):
             return _answer(200, {"status": "ignored", "reason": "do_not_track"}, origin)
-        await _check_rate(resources, site, request)
         visit = Visit(
             user_agent=request.headers.get("user-agent", ""),
             address=_address(request),
             received_at=received_at,
         )
         outcome = await store_batch(
-            resources.db, site, batch, raw["events"], visit, resources.settings.secret_key
+            resources.db,
+            site,
+            batch,
+            raw["events"],
+            visit,
+            resources.settings.secret_key,
+            admitted=_check_rate(resources, site, request),
         )
     if outcome == "erased":
         return _answer(200, {"status": "ignored", "reason": "erased"}, origin)
