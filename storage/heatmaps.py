@@ -258,8 +258,10 @@ async def _fold(db: Database, doc_id: str) -> bool:
     doc = await db[COLLECTION].find_one({"_id": doc_id})
     if doc is None:
         return False
+    # Rollups written before deltas have no count yet: matched by its absence.
+    written = doc.get("n", {"$exists": False})
     result = await db[COLLECTION].update_one(
-        {"_id": doc_id, "n": doc.get("n", 0)},
+        {"_id": doc_id, "n": written},
         {
             "$set": {"deltas": [Binary(counts_of(doc).pack())], "n": 1},
             "$unset": dict.fromkeys((*LEGACY_MAPS, *LEGACY_TOTALS), ""),
