@@ -32,6 +32,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
 
+import numpy as np
+import numpy.typing as npt
+
 from core.elements import ElementSelector, event_of_key
 
 MAX_PAGE_KEY = 2048
@@ -235,6 +238,15 @@ def grid_from_cells(cells: Mapping[str, int], band: int) -> Grid:
             counts[cell] = counts.get(cell, 0) + count
     rows = max((row for _, row in counts), default=-1) + 1
     return Grid(GRID_COLUMNS, rows, band_cell_px(band), counts)
+
+
+def grid_from_array(cells: "npt.NDArray[np.int64]", band: int) -> Grid:
+    """A `Grid` from counts as an array `cells[row, column]` (`core.heatmap_counts`) in the
+    width band starting at `band`; counts below 1 are skipped, as by `grid_from_cells`."""
+    rows, cols = np.nonzero(cells > 0)
+    counts = dict(zip(zip(cols.tolist(), rows.tolist(), strict=True),
+                      cells[rows, cols].tolist(), strict=True))  # fmt: skip
+    return Grid(GRID_COLUMNS, int(rows.max()) + 1 if rows.size else 0, band_cell_px(band), counts)
 
 
 # --- scroll depth ---------------------------------------------------------------------------

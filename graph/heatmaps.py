@@ -7,6 +7,7 @@ import strawberry
 from core import heatmaps as grid
 from graph.context import Context
 from graph.errors import UserError
+from graph.int_arrays import int_array
 from graph.ownership import owned_site
 from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch, element_selector
@@ -68,7 +69,7 @@ class Heatmap:
             cell_px=data.grid.cell_px,
             total=data.grid.total if kind != HeatmapKind.SCROLL else data.views,
             max_count=data.grid.max_count,
-            cells=data.grid.packed(),
+            cells=int_array(data.grid.packed()),
             elements=data.elements,
             scroll_reach=[round(r, 4) for r in data.scroll_reach],
             views=data.views,

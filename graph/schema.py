@@ -21,6 +21,7 @@ from graph.errors import QueryTimeoutError, ServiceUnavailableError
 from graph.events import EventMutation, EventQuery
 from graph.funnels import FunnelMutation, FunnelQuery
 from graph.heatmaps import HeatmapQueryType
+from graph.int_arrays import ExecutionContext as IntArrayExecution
 from graph.json_scalar import BOUNDED_JSON
 from graph.limits import ExtensionFactory, Limits, extensions
 from graph.links import LINK, Link
@@ -116,6 +117,7 @@ def build_schema(
         extensions=exts,
         config=config,
         scalar_overrides={datetime: DATETIME, JSON: BOUNDED_JSON},
+        execution_context_class=IntArrayExecution,
     )
 
 

@@ -1,9 +1,14 @@
-"""Reading a heatmap from its rollups: merge the day buckets of one width band."""
+"""Reading a heatmap from its rollups: merge the day buckets of one width band.
+
+The days' cell grids are added as arrays (`core.heatmap_counts`); the few named counters
+(elements, scroll steps, views) as counters by name.
+"""
 
 from collections import Counter
 from dataclasses import dataclass
 
 from core import heatmaps as grid
+from core.heatmap_counts import Counts
 from storage import heatmaps
 from storage.database import Database, Document
 
@@ -25,22 +30,17 @@ def _band_totals(buckets: dict[heatmaps.BucketKey, int]) -> Counter[int]:
     return totals
 
 
-def _merged(docs: list[Document]) -> Counter[str]:
-    merged: Counter[str] = Counter()
+def _merged(docs: list[Document]) -> Counts:
+    merged = Counts()
     for doc in docs:
-        heatmaps.counters(doc, merged)
+        heatmaps.counts_of(doc, merged)
     return merged
 
 
-def _field(counts: Counter[str], name: str) -> dict[str, int]:
-    prefix = name + "."
-    return {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)}
-
-
-def _scroll(counts: Counter[str]) -> tuple[list[float], int]:
-    steps = _field(counts, "steps")
+def _scroll(counts: Counts) -> tuple[list[float], int]:
+    steps = counts.in_family("steps")
     per_step = {int(key[1:]): count for key, count in steps.items() if key[1:].isdigit()}
-    return grid.scroll_reach(per_step), counts["views"]
+    return grid.scroll_reach(per_step), counts.named["views"]
 
 
 def _chosen_band(totals: Counter[int], viewport_width: int | None) -> int:
@@ -59,8 +59,8 @@ async def read_heatmap(
     # Scroll reach counts every band; grids and elements only the chosen one.
     docs = await heatmaps.fetch(db, (k for k in buckets if scroll or k.band == band))
     in_band = _merged([d for d in docs if d["band"] == band])
-    cells = grid.grid_from_cells(_field(in_band, "cells"), band)
-    elements = {grid.field_unsafe(k): v for k, v in _field(in_band, "elements").items()}
+    cells = grid.grid_from_array(in_band.cells, band)
+    elements = {grid.field_unsafe(k): v for k, v in in_band.in_family("elements").items()}
     reach, views = _scroll(_merged(docs)) if scroll else ([], 0)
     return HeatmapData(
         band=band,

@@ -6,7 +6,11 @@ their totals. A read is one catalog lookup plus one lookup per (device, band,
 day) it needs: `_id` equality is the one query FerretDB answers without
 decoding the whole collection. A rollup holds its counters as packed deltas (one
 binary per batch, summed into one every `FOLD_AT` batches) rather than one field
-per grid cell: decoding thousands of fields was most of a read's cost.
+per grid cell: decoding thousands of fields was most of a read's cost. Each delta is a
+`core.heatmap_counts` binary (a compressed dense grid plus the few named counters), so a
+day of a busy page stays a few kilobytes to fetch and one array to add; deltas written
+before hold a JSON map of counter names, and older rollups one field per counter, and are
+read the same way (and rewritten in the binary form by their next fold).
 Neither holds an identifier of a visitor or session, so erasures leave them (see
 docs/privacy.md); site deletion removes both by `site_id`.
 """
@@ -27,6 +31,8 @@ from bson import Binary
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from core import heatmap_counts
+from core.heatmap_counts import Counts
 from core.heatmaps import field_safe, field_unsafe
 from storage import engine
 from storage.database import Database, Document
@@ -204,27 +210,34 @@ async def _upsert(db: Database, doc_id: str, update: Document) -> Document:
 
 
 def _packed(counters: Mapping[str, int]) -> Binary:
-    """Canonical bytes (keys sorted): the same counts pack the same however the batches
+    """Canonical bytes (`Counts.pack`): the same counts pack the same however the batches
     that made them were ordered, as they are when several workers write at once."""
-    return Binary(orjson.dumps(counters, option=orjson.OPT_SORT_KEYS))
+    counts = Counts()
+    counts.add_names(counters)
+    return Binary(counts.pack())
 
 
-def counters(doc: Document, total: Counter[str] | None = None) -> Counter[str]:
-    """A rollup's counters by name (`cells.c3r4`, `elements.…`, `steps.s5`, `total`, `views`).
-
-    Written as packed deltas, one per batch, folded into one from time to time; rollups
-    written before deltas existed hold them as fields, which are read the same way.
-    Added to `total` when given (one pass when merging many rollups).
-    """
-    total = Counter() if total is None else total
+def counts_of(doc: Document, into: Counts | None = None) -> Counts:
+    """A rollup's counters: its packed deltas (binary or, written before, JSON) and the
+    per-counter fields of rollups written before deltas existed, summed into `into` when
+    given (one pass when merging many rollups)."""
+    total = Counts() if into is None else into
+    legacy: Counter[str] = Counter()
     for name in LEGACY_MAPS:
-        total.update({f"{name}.{k}": v for k, v in (doc.get(name) or {}).items()})
+        legacy.update({f"{name}.{k}": v for k, v in (doc.get(name) or {}).items()})
     for name in LEGACY_TOTALS:
         if doc.get(name):
-            total[name] += doc[name]
+            legacy[name] += doc[name]
+    if legacy:
+        total.add_names(legacy)
     for delta in doc.get("deltas") or ():
-        total.update(orjson.loads(delta))
+        total.add(heatmap_counts.unpack(bytes(delta)))
     return total
+
+
+def counters(doc: Document) -> Counter[str]:
+    """A rollup's counters by name (`cells.c3r4`, `elements.…`, `steps.s5`, `total`, `views`)."""
+    return counts_of(doc).names()
 
 
 async def fold(db: Database, doc_id: str) -> bool:
@@ -245,10 +258,12 @@ async def _fold(db: Database, doc_id: str) -> bool:
     doc = await db[COLLECTION].find_one({"_id": doc_id})
     if doc is None:
         return False
+    # Rollups written before deltas have no count yet: matched by its absence.
+    written = doc.get("n", {"$exists": False})
     result = await db[COLLECTION].update_one(
-        {"_id": doc_id, "n": doc.get("n", 0)},
+        {"_id": doc_id, "n": written},
         {
-            "$set": {"deltas": [_packed(counters(doc))], "n": 1},
+            "$set": {"deltas": [Binary(counts_of(doc).pack())], "n": 1},
             "$unset": dict.fromkeys((*LEGACY_MAPS, *LEGACY_TOTALS), ""),
         },
     )

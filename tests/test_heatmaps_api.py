@@ -1,22 +1,32 @@
 import io
+import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 from redis.asyncio import Redis
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as ExecutionContext
 
 from core.config import Settings
 from core.heatmap_png import PAD_ROWS
+from core.heatmaps import normalize_page
+from graph.int_arrays import IntArray, int_array
+from storage import heatmaps
 from storage.database import Database
-from tests.accounts_helpers import data, sign_up
+from storage.heatmap_reads import read_heatmap
+from tests.accounts_helpers import create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import shop_events
 from tests.recording_helpers import run_job, shop_session
 from tests.workers_helpers import run_worker_burst
 from workers import processing
+from workers.heatmap_rollup import add_click
 from workers.queue import Job
 
 PAGE = "http://127.0.0.1:37047/shop.html"
+DAY = datetime(2026, 11, 28, tzinfo=UTC)
 RANGE = '{start: "2026-11-28T00:00:00Z", end: "2026-11-30T00:00:00Z"}'
 HEATMAP = (
     'query($s: ID!, $k: HeatmapKind) { heatmap(siteId: $s, url: "' + PAGE + '", kind: $k, '
@@ -130,3 +140,45 @@ async def test_png_needs_credentials_and_ownership(
     ).status_code == 404
     bad = await client.get(url + "&kind=scroll", headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 400
+
+
+async def test_a_full_grid_is_answered_whole_not_one_graphql_completion_per_integer(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # graphql-core completes lists item by item; for the tens of thousands of integers of a
+    # busy page's `cells` that cost several times the storage read (graph.int_arrays).
+    token = await sign_up(client, "grid@example.com")
+    site = await create_site(client, token, domains=["127.0.0.1"])
+    rng = random.Random(2)
+    inc = heatmaps.Increments()
+    for _ in range(3000):
+        x, y = rng.uniform(0, 1280), rng.uniform(0, 2000)
+        event = {"url": PAGE, "x": x, "y": y, "viewport_width": 1280, "at": DAY}
+        add_click(inc, {"_id": site["id"]}, "desktop", event)
+    await heatmaps.apply(db, inc)
+    completed = 0
+    usual = ExecutionContext.complete_list_item_value
+
+    def counted(self: ExecutionContext, *args: Any) -> Any:
+        nonlocal completed
+        completed += 1
+        return usual(self, *args)
+
+    monkeypatch.setattr(ExecutionContext, "complete_list_item_value", counted)
+    heatmap = await _heatmap(client, token, site["id"])
+    page = normalize_page(PAGE)
+    query = heatmaps.HeatmapQuery(site["id"], "click", page, None, DAY, DAY + timedelta(days=2))
+    expected = (await read_heatmap(db, query, 1280)).grid
+    assert _cells(heatmap) == expected.counts
+    assert heatmap["total"] == expected.total == 3000
+    assert completed < len(heatmap["cells"]) // 10
+
+
+@pytest.mark.parametrize(
+    "values", [[1, 2, 3], [], [2**31 - 1, -(2**31)], [2**31], [True, 1], [-(2**31) - 1]]
+)
+def test_only_valid_graphql_ints_skip_the_check_of_each_item(values: list[int]) -> None:
+    packed = int_array(values)
+    assert packed == values
+    valid = all(type(v) is int and -(2**31) <= v < 2**31 for v in values)
+    assert isinstance(packed, IntArray) == valid
