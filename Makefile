@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := api graph workers storage core
+PACKAGES := api graph service workers storage core
 
 .PHONY: run test tools servers browser deps lint typecheck pytest schema bench clean
 

@@ -26,11 +26,11 @@ from core.config import Settings
 from core.logs import get_logger
 from core.passwords import Passwords
 from core.throttle import Throttle
-from graph.context import Resources
 from graph.limits import Limits
-from graph.login_throttle import LoginThrottle
 from graph.schema import build_schema
 from graph.view import GraphQLView
+from service.login_throttle import LoginThrottle
+from service.resources import Resources
 from storage.database import CommandListener, close_client, database_of
 from storage.engine import engine_of, open_client
 from storage.indexes import ensure_indexes

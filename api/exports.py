@@ -6,9 +6,8 @@ import zstandard
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from core.signing import verify
-from graph.context import Resources
-from graph.privacy import EXPORT_PURPOSE
+from core.export_links import link_is_valid
+from service.resources import Resources
 from storage import exports
 
 
@@ -24,9 +23,8 @@ async def _stream(resources: Resources, slice_ids: list[str]) -> AsyncIterator[b
 async def download_export(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     request_id = request.path_params["request_id"]
-    valid = verify(
+    valid = link_is_valid(
         resources.settings.secret_key,
-        EXPORT_PURPOSE,
         request_id,
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),

@@ -5,7 +5,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from graph.context import Resources
+from service.resources import Resources
 from storage.database import ping
 
 TIMEOUT_S = 2.0

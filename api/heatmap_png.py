@@ -14,15 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.params import int_param, time_param
+from core.errors import BadRequest
 from core.heatmap_png import render_heatmap
-from graph.access import require, scoped
-from graph.auth import authenticate
-from graph.context import Context, Resources
-from graph.errors import UserError
-from graph.heatmaps import heatmap_query
-from graph.ownership import owned_site
-from graph.ranges import TimeRange
-from graph.scopes import Scope
+from service.access import permit, scoped
+from service.heatmaps import heatmap_query
+from service.identity import authenticate, identified
+from service.ownership import owned_site
+from service.resources import Resources
+from service.scopes import Scope
 from storage.heatmap_reads import read_heatmap
 
 MAX_WIDTH = 2**31 - 1  # as GraphQL's `viewportWidth: Int`
@@ -32,22 +31,19 @@ async def heatmap_png(request: Request) -> Response:
     """Errors are raised, and answered by the error boundary (`api.errors`)."""
     resources: Resources = request.app.state.resources
     auth = await authenticate(resources.db, request.headers.get("authorization"))
-    ctx = Context(resources, request, Response(), auth.principal, auth.failure)
+    caller = identified(auth.principal, auth.failure)
+    permit(caller, scoped(Scope.ANALYTICS_READ))
+    site = await owned_site(resources.db, caller, request.path_params["site_id"])
     params = request.query_params
-    require(ctx, scoped(Scope.ANALYTICS_READ))
-    site = await owned_site(ctx, request.path_params["site_id"])
     now = datetime.now(UTC)
-    window = TimeRange(
-        start=time_param(params, "from", now - timedelta(days=30)),
-        end=time_param(params, "to", now),
-    )
+    start = time_param(params, "from", now - timedelta(days=30))
+    end = time_param(params, "to", now)
     kind = params.get("kind", "click")
     if kind not in {"click", "move"}:
-        raise UserError("`kind` must be click or move.")
+        raise BadRequest("`kind` must be click or move.")
     width = int_param(params, "width", minimum=1, maximum=MAX_WIDTH)
-    query = heatmap_query(
-        site["_id"], params.get("url", ""), kind, params.get("device"), window.checked()
-    )
+    page, device = params.get("url", ""), params.get("device")
+    query = heatmap_query(site["_id"], page, kind, device, start, end)
     data = await read_heatmap(resources.db, query, width)
     png = await asyncio.to_thread(render_heatmap, data.grid, width_px=width or max(data.band, 320))
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})

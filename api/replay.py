@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from core.replay_links import link_is_valid
-from graph.context import Resources
+from service.resources import Resources
 from storage import sessions, sites
 from storage.database import Database
 from storage.recording_stream import iter_session_events

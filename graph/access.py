@@ -5,15 +5,14 @@ Every root field of the schema (each query and mutation) has an entry in
 scope than the operations reaching it: a link to a recording or an export, or
 a saved funnel's numbers reached through a write. A key's scopes would mean
 little if `funnelResult` (analytics) handed out replay links (recordings).
-`protect` attaches the check to each of them, and refuses to build a schema in
-which an operation, or a field returning a `Link`, has no rule. A refused field
-is null with a FORBIDDEN error; the rest of the answer stands. Checks on
-individual objects (is this site the caller's?) go through `graph.ownership`.
+`protect` attaches the check to each of them (`service.access.admit`, the one
+HTTP routes use too), and refuses to build a schema in which an operation, or a
+field returning a `Link`, has no rule. A refused field is null with a FORBIDDEN
+error; the rest of the answer stands. Checks on individual objects (is this
+site the caller's?) go through `graph.ownership`.
 """
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -22,32 +21,11 @@ from strawberry.types.base import StrawberryContainer, StrawberryObjectDefinitio
 from strawberry.types.field import StrawberryField
 from strawberry.types.union import StrawberryUnion
 
-from graph.auth import Principal, Via
 from graph.context import Context
-from graph.errors import AuthenticationError, ForbiddenError
 from graph.links import Link
-from graph.scopes import Scope
-
-
-class Audience(Enum):
-    ANYONE = "anyone"
-    PERSON = "person"  # a signed-in account, never an API key
-    SCOPED = "scoped"  # a signed-in account, or an API key holding `scope`
-
-
-@dataclass(frozen=True)
-class Rule:
-    audience: Audience
-    scope: Scope | None = None
-
-
-ANYONE = Rule(Audience.ANYONE)
-PERSON = Rule(Audience.PERSON)
-
-
-def scoped(scope: Scope) -> Rule:
-    return Rule(Audience.SCOPED, scope)
-
+from service.access import ANYONE, PERSON, Rule, admit, scoped
+from service.identity import Principal
+from service.scopes import Scope
 
 RULES: dict[str, Rule] = {
     "Query.apiVersion": ANYONE,
@@ -100,16 +78,7 @@ class MissingRule(RuntimeError):
 
 def require(context: Context, rule: Rule) -> Principal | None:
     """Return the caller allowed by `rule`, or raise the error the caller should see."""
-    if rule.audience is Audience.ANYONE:
-        return context.principal
-    principal = context.principal
-    if principal is None:
-        raise AuthenticationError(context.auth_failure or "Sign in or use an API key.")
-    if rule.audience is Audience.PERSON and principal.via is not Via.SESSION:
-        raise ForbiddenError("API keys cannot manage accounts or keys; sign in instead.")
-    if rule.scope is not None and rule.scope not in principal.scopes:
-        raise ForbiddenError(f"This API key lacks the scope '{rule.scope.value}'.")
-    return principal
+    return admit(context.principal, context.auth_failure, rule)
 
 
 class AccessCheck(FieldExtension):

@@ -7,12 +7,12 @@ import strawberry
 
 from core.credentials import digest, keyed_hash, new_session_token
 from core.passwords import PasswordPolicyError
-from graph.auth import Via
 from graph.context import Context
 from graph.errors import AuthenticationError, NotFoundError, UserError
 from graph.names import checked_name
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.sites import MAX_SITES_PER_ACCOUNT, Site
+from service.identity import Via
 from storage import accounts, api_keys, auth_tokens, privacy_requests, sites
 from storage.accounts import AccountDocument
 

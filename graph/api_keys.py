@@ -8,11 +8,13 @@ from core.credentials import api_key_hint, digest, new_api_key
 from graph.context import Context
 from graph.errors import NotFoundError, UserError
 from graph.names import MAX_KEY_NAME_LENGTH, checked_name
-from graph.scopes import Scope
 from graph.sites import MAX_SITES_PER_ACCOUNT
+from service.scopes import Scope
 from storage import api_keys, sites
 
 MAX_KEYS_PER_ACCOUNT = 100
+
+strawberry.enum(Scope, name="ApiScope", description="A permission an API key can hold.")
 
 
 @strawberry.type(description="An API key; its secret is shown only when it is created.")

@@ -46,11 +46,11 @@ from strawberry.extensions import SchemaExtension
 from core.derived_events import Kind
 from core.funnels import MAX_EXCLUSIONS, MAX_STEPS
 from core.json_size import MAX_JSON_VALUE_BYTES
+from core.time_ranges import MAX_RANGE
 from graph.api_keys import MAX_KEYS_PER_ACCOUNT
 from graph.errors import QueryTooCostlyError
 from graph.funnels import MAX_RESULTS_PER_REQUEST
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from graph.ranges import MAX_RANGE
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage.funnels import MAX_FUNNELS_PER_SITE
 from storage.sessions import MAX_PAGES

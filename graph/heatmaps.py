@@ -6,15 +6,12 @@ import strawberry
 
 from core import heatmaps as grid
 from graph.context import Context
-from graph.errors import UserError
 from graph.int_arrays import int_array
 from graph.ownership import owned_site
 from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch, element_selector
+from service.heatmaps import heatmap_query
 from storage.heatmap_reads import HeatmapData, read_heatmap
-from storage.heatmaps import HeatmapQuery
-
-DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "unknown")
 
 
 @strawberry.enum(description="What a heatmap counts.")
@@ -89,17 +86,6 @@ class Heatmap:
         ]
 
 
-def heatmap_query(
-    site_id: str, url: str, kind: str, device: str | None, window: TimeRange
-) -> HeatmapQuery:
-    if device is not None and device not in DEVICE_TYPES:
-        raise UserError(f"`device` must be one of {', '.join(DEVICE_TYPES)}.")
-    page = grid.normalize_page(url)
-    if not page:
-        raise UserError("Give the page's URL or path.")
-    return HeatmapQuery(site_id, kind, page, device, window.start, window.end)
-
-
 @strawberry.type
 class HeatmapQueryType:
     @strawberry.field(description="A page's click, move or scroll heatmap over a time range.")
@@ -115,6 +101,6 @@ class HeatmapQueryType:
     ) -> Heatmap:
         site = await owned_site(info.context, str(site_id))
         chosen = HeatmapKind(kind) if kind else HeatmapKind.CLICK
-        query = heatmap_query(site["_id"], url, chosen.value, device, range.checked())
+        query = heatmap_query(site["_id"], url, chosen.value, device, range.start, range.end)
         data = await read_heatmap(info.context.db, query, viewport_width)
         return Heatmap.of(query.page, chosen, device, data)

@@ -14,6 +14,7 @@ import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
 from core.config import Settings
+from core.export_links import export_path
 from core.replay_links import replay_path
 
 Link = NewType("Link", str)
@@ -33,3 +34,7 @@ def public_link(settings: Settings, path: str) -> Link:
 
 def replay_link(settings: Settings, session_internal_id: str) -> Link:
     return public_link(settings, replay_path(settings.secret_key, session_internal_id))
+
+
+def export_link(settings: Settings, request_id: str) -> Link:
+    return public_link(settings, export_path(settings.secret_key, request_id))

@@ -9,10 +9,9 @@ from strawberry.scalars import JSON
 
 from core.credentials import keyed_hash
 from core.logs import get_logger
-from core.signing import signed_query
 from graph.context import Context
 from graph.errors import UserError
-from graph.links import Link, public_link
+from graph.links import Link, export_link
 from graph.ownership import on_owned_site, owned_site
 from graph.pagination import MAX_PAGE_SIZE, page_size
 from graph.ranges import TimeRange
@@ -22,8 +21,6 @@ from storage.sites import SiteDocument
 
 log = get_logger(__name__)
 
-EXPORT_PURPOSE = "export"
-EXPORT_LINK_TTL_S = 15 * 60
 MAX_VISITOR_ID = 64
 
 
@@ -57,9 +54,7 @@ class PrivacyRequest:
             return None
         if not await exports.available(info.context.db, str(self.id)):
             return None
-        settings = info.context.resources.settings
-        query = signed_query(settings.secret_key, EXPORT_PURPOSE, str(self.id), EXPORT_LINK_TTL_S)
-        return public_link(settings, f"/exports/{self.id}?{query}")
+        return export_link(info.context.resources.settings, str(self.id))
 
     @classmethod
     def from_document(cls, doc: privacy_requests.RequestDocument) -> "PrivacyRequest":

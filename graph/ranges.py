@@ -1,12 +1,10 @@
 """Time ranges as GraphQL arguments."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import strawberry
 
-from graph.errors import UserError
-
-MAX_RANGE = timedelta(days=400)
+from core.time_ranges import check_range
 
 
 @strawberry.input
@@ -15,8 +13,5 @@ class TimeRange:
     end: datetime
 
     def checked(self) -> "TimeRange":
-        if self.end <= self.start:
-            raise UserError("The range must end after it starts.")
-        if self.end - self.start > MAX_RANGE:
-            raise UserError(f"A range can span at most {MAX_RANGE.days} days.")
+        check_range(self.start, self.end)
         return self

@@ -11,7 +11,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from core.logs import get_logger
-from graph.access import RULES, Rule, protect
+from graph.access import RULES, protect
 from graph.accounts import AccountMutation, AccountQuery
 from graph.api_keys import ApiKeyMutation, ApiKeyQuery
 from graph.datetimes import DATETIME
@@ -28,6 +28,7 @@ from graph.links import LINK, Link
 from graph.privacy import PrivacyMutation, PrivacyQuery
 from graph.sessions import SessionQuery
 from graph.sites import SiteMutation, SiteQuery
+from service.access import Rule
 
 log = get_logger("graph")
 

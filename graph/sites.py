@@ -12,9 +12,10 @@ from core.rrweb.selectors import SelectorError
 from graph.context import Context
 from graph.errors import ForbiddenError, NotFoundError, UserError
 from graph.names import checked_name
-from graph.ownership import NO_SUCH_SITE, owned_site
+from graph.ownership import owned_site
 from graph.privacy import PrivacyRequest, enqueue_privacy_request
 from graph.signals import SignalSettingsInput, SignalSettingsType, changed_signals
+from service.ownership import NO_SUCH_SITE
 from storage import privacy_requests, sites
 from storage.sites import SiteDocument
 

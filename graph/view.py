@@ -27,8 +27,9 @@ from core.errors import (
     translated,
 )
 from core.inputs import MAX_TEXT_CHARS, check_text, parse_int
-from graph.auth import authenticate
-from graph.context import Context, Resources
+from graph.context import Context
+from service.identity import authenticate
+from service.resources import Resources
 from storage.database import time_budget
 
 # Finding the caller is two lookups by unique key; its own budget, apart from the query's.

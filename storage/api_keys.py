@@ -18,7 +18,7 @@ class ApiKeyDocument(TypedDict):
     name: str
     key_hash: str  # SHA-256 of the key (core.credentials.digest); unique
     hint: str
-    scopes: list[str]  # graph.scopes.Scope values
+    scopes: list[str]  # service.scopes.Scope values
     site_ids: list[str] | None  # None: every site of the account
     created_at: datetime
     last_used_at: datetime | None

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from core.config import Settings
-from graph.scopes import Scope
+from service.scopes import Scope
 from tests.accounts_helpers import PASSWORD, create_key, create_site, data, sign_up
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events

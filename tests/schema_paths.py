@@ -19,9 +19,10 @@ from graphql import (
     is_non_null_type,
 )
 
-from graph.access import RULES, Audience, Rule
+from graph.access import RULES
 from graph.schema import schema
-from graph.scopes import Scope
+from service.access import Audience, Rule
+from service.scopes import Scope
 
 GRAPH = schema._schema
 ROOTS = ("Query", "Mutation")

@@ -21,9 +21,10 @@ import pytest
 from graphql import GraphQLObjectType
 
 from core.config import Settings
-from graph.access import RULES, Audience
+from graph.access import RULES
 from graph.schema import schema
-from graph.scopes import Scope
+from service.access import Audience
+from service.scopes import Scope
 from tests.accounts_helpers import PASSWORD, create_key, create_site, data, error_code, sign_up
 from tests.conftest import PUBLIC_URL
 from tests.graphql_client import gql

@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from core.config import Settings
-from graph.login_throttle import LoginThrottle
+from service.login_throttle import LoginThrottle
 from storage import accounts
 from storage.database import Database
 from tests.accounts_helpers import (

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("api", "graph", "workers", "storage", "core")
+PACKAGES = ("api", "graph", "service", "workers", "storage", "core")
 LAYER = Path("storage/engine.py")
 SETTING = "SIGHTLINE_STORAGE_ENGINE"
 SETTING_ENUM = "StorageEngine"

@@ -43,10 +43,10 @@ from starlette.routing import Route
 from core.config import Settings
 from core.errors import ANSWERS, INTERNAL
 from core.inputs import MAX_TEXT_CHARS
-from graph.access import ANYONE
 from graph.limits import Limits
 from graph.schema import build_schema, schema
 from scripts.local_services import Service
+from service.access import ANYONE
 from tests.accounts_helpers import create_site, sign_up
 from tests.app_helpers import make_app
 from tests.conftest import serve

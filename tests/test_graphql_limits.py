@@ -19,13 +19,13 @@ from graphql import (
 from structlog.stdlib import ProcessorFormatter
 
 from core.config import Settings
-from graph.access import ANYONE
 from graph.api_keys import MAX_KEYS_PER_ACCOUNT
 from graph.errors import UserError
 from graph.limits import Limits
 from graph.pagination import MAX_PAGE_SIZE
 from graph.schema import build_schema, schema
 from graph.sites import MAX_SITES_PER_ACCOUNT
+from service.access import ANYONE
 from storage import sites as storage_sites
 from storage.database import Database
 from storage.funnels import MAX_FUNNELS_PER_SITE

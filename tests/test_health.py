@@ -5,10 +5,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core import export_links
 from core.config import Settings
 from core.replay_links import replay_path
 from core.signing import signed_query
-from graph.privacy import EXPORT_PURPOSE
 from scripts.local_services import Service
 from tests.accounts_helpers import PASSWORD, SIGN_UP, create_site, data, sign_up
 from tests.app_helpers import make_app
@@ -93,7 +93,7 @@ async def _answers_of_every_kind(
             token=token,
         )
     )["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
-    no_export = signed_query(settings.secret_key, EXPORT_PURPOSE, "no-such-export", 60)
+    no_export = signed_query(settings.secret_key, export_links.PURPOSE, "no-such-export", 60)
     snippet = await client.get("/sightline.js")
     return [
         ("healthz", 200, await client.get("/healthz")),

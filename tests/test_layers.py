@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("api", "graph", "workers", "core")
+LAYERS = ("api", "graph", "service", "workers", "core")
 DRIVER_PACKAGES = frozenset({"pymongo", "bson", "gridfs", "motor"})
 # Names a database, a client or a driver handle goes by in this codebase.
 DATABASE_NAMES = frozenset({"db", "database", "mongo", "mongo_client"})

@@ -24,10 +24,10 @@ from redis.asyncio import Redis
 from strawberry.schema import BaseSchema
 
 from core.config import Settings
-from graph.access import ANYONE
 from graph.context import Context
 from graph.pagination import MAX_PAGE_SIZE
 from graph.schema import build_schema, schema
+from service.access import ANYONE
 from storage.database import Database
 from storage.events import event_document
 from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
@@ -267,7 +267,7 @@ def _bounded_filter(query: dict[str, Any]) -> bool:
     """Documents by `_id`, or one site's documents within a closed time range or of one
     time bucket (an hour's sessions, a day's event blocks, the hour markers of one day).
 
-    The API caps every range (`graph.ranges.MAX_RANGE`), so a range bounds the
+    The API caps every range (`core.time_ranges.MAX_RANGE`), so a range bounds the
     scan by the site's own traffic in that window; the time budget bounds the rest.
     """
     by_id = query.get("_id")

@@ -16,14 +16,14 @@ from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
 from api.cors import parse_origins
+from core import export_links
 from core.config import ConfigError, LogFormat, Settings, load_settings
 from core.logs import configure_logging
 from core.replay_links import replay_path
 from core.signing import signed_query
-from graph.access import ANYONE
-from graph.privacy import EXPORT_PURPOSE
 from graph.schema import build_schema
 from scripts.local_services import free_port
+from service.access import ANYONE
 from storage import api_keys
 from storage.database import Database
 from tests.accounts_helpers import (
@@ -250,7 +250,7 @@ async def test_signed_links_are_bound_to_purpose_subject_and_time(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     key = settings.secret_key
-    export_query = signed_query(key, EXPORT_PURPOSE, "abc", 60)
+    export_query = signed_query(key, export_links.PURPOSE, "abc", 60)
     assert (await client.get(f"/replay/abc?{export_query}")).status_code == 403
     other_subject = replay_path(key, "abc").replace("/replay/abc", "/replay/abd")
     assert (await client.get(other_subject)).status_code == 403

@@ -16,7 +16,7 @@ from core.rrweb import events as rrweb
 from core.rrweb import tags
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("api", "core", "graph", "storage", "workers")
+PACKAGES = ("api", "core", "graph", "service", "storage", "workers")
 TAGS_MODULE = ROOT / "core" / "rrweb" / "tags.py"
 SNIPPET = ROOT / "api" / "static" / "sightline.js"
 # Strings shaped like a tag that are not one: the snippet's file name.

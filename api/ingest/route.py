@@ -24,7 +24,7 @@ from core.domains import origin_allowed
 from core.inputs import without_nul
 from core.logs import get_logger
 from core.throttle import rate
-from graph.context import Resources
+from service.resources import Resources
 from storage import sites
 from storage.database import time_budget
 from storage.errors import STORAGE_ERRORS

@@ -25,8 +25,8 @@ from redis.exceptions import RedisError
 from core.attempts import Attempts, Window
 from core.config import Settings
 from core.credentials import keyed_hash
+from core.errors import TooManyAttempts
 from core.logs import get_logger
-from graph.errors import TooManyAttemptsError
 
 log = get_logger(__name__)
 
@@ -50,7 +50,7 @@ class LoginThrottle:
         self._per_email = settings.SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL
 
     async def admit(self, email: str, address: str) -> LoginAttempt:
-        """Count a password check about to run; `TooManyAttemptsError` when over a limit."""
+        """Count a password check about to run; `TooManyAttempts` when over a limit."""
         windows = self._windows(email, address)
         try:
             admission = await self._attempts.admit(windows)
@@ -58,7 +58,7 @@ class LoginThrottle:
             log.warning("login_throttle.unavailable", error=type(exc).__name__)
             return LoginAttempt(None, windows)
         if admission.attempt is None:
-            raise TooManyAttemptsError(admission.retry_after_s)
+            raise TooManyAttempts(admission.retry_after_s)
         return LoginAttempt(admission.attempt, windows)
 
     async def succeeded(self, login: LoginAttempt) -> None:

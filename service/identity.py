@@ -9,11 +9,13 @@ from core.credentials import (
     digest,
     is_well_formed_api_key,
 )
-from graph.scopes import ALL_SCOPES, Scope
+from core.errors import Unauthenticated
+from service.scopes import ALL_SCOPES, Scope
 from storage import api_keys, auth_tokens
 from storage.database import Database
 
 INVALID_CREDENTIALS = "The credentials are invalid or have expired."
+NO_CREDENTIALS = "Sign in or use an API key."
 
 
 class Via(StrEnum):
@@ -38,6 +40,14 @@ class Principal:
 class Authentication:
     principal: Principal | None = None
     failure: str | None = None
+
+
+def identified(principal: Principal | None, failure: str | None) -> Principal:
+    """The caller, or the authentication error they should see: why their credentials
+    were refused (`failure`), or that they gave none."""
+    if principal is None:
+        raise Unauthenticated(failure or NO_CREDENTIALS)
+    return principal
 
 
 def bearer_token(header: str | None) -> str | None:

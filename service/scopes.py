@@ -2,10 +2,7 @@
 
 from enum import StrEnum
 
-import strawberry
 
-
-@strawberry.enum(name="ApiScope", description="A permission an API key can hold.")
 class Scope(StrEnum):
     SITES_READ = "sites:read"
     SITES_WRITE = "sites:write"
