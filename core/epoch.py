@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
+DAY_MS = 86_400_000
 
 
 def epoch_ms(when: datetime) -> int:
@@ -20,3 +21,8 @@ def epoch_ms(when: datetime) -> int:
 def from_epoch_ms(ms: int) -> datetime:
     """The UTC datetime of `ms`, exactly."""
     return EPOCH + ms * MILLISECOND
+
+
+def day_of(ms: int) -> int:
+    """The start (epoch ms) of the UTC day holding `ms`."""
+    return ms - ms % DAY_MS

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from core.epoch import epoch_ms, from_epoch_ms
+from core.epoch import DAY_MS, epoch_ms, from_epoch_ms
 from core.funnels import EventType
 
 # A kind's code is its index here: append only, never reorder (codes are stored).
@@ -27,7 +27,6 @@ KINDS: tuple[str, ...] = tuple(EventType)
 KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
 STRING_FIELDS = ("url", "path", "text", "name")
 NONE = -1
-DAY_MS = 86_400_000
 
 # (column name, dtype) in stored order.
 _LAYOUT: tuple[tuple[str, str], ...] = (
@@ -43,10 +42,6 @@ _LAYOUT: tuple[tuple[str, str], ...] = (
 _ZSTD_LEVEL = 3
 
 IntArray = npt.NDArray[np.int64]
-
-
-def day_of(ms: int) -> int:
-    return ms - ms % DAY_MS
 
 
 @dataclass(frozen=True)

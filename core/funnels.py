@@ -71,13 +71,12 @@ from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
 from core.elements import ElementSelector, SelectorMatch
-from core.epoch import epoch_ms, from_epoch_ms
+from core.epoch import DAY_MS, epoch_ms, from_epoch_ms
 from core.patterns import MAX_PATTERN_LENGTH, PatternError, compile_pattern
 from core.rrweb.selectors import SelectorError
 
 MIN_STEPS = 2
 MAX_STEPS = 20
-DAY_MS = 24 * 3600 * 1000
 DEFAULT_WINDOW_MS = DAY_MS
 MAX_WINDOW_MS = 90 * DAY_MS
 MAX_REGEX_LENGTH = MAX_PATTERN_LENGTH

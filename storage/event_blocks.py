@@ -34,11 +34,10 @@ import zstandard
 from bson import Binary
 from pymongo.errors import DuplicateKeyError
 
-from core.epoch import epoch_ms
+from core.epoch import day_of, epoch_ms
 from core.event_columns import (
     Block,
     BlockSession,
-    day_of,
     event_key,
     events_of,
     merged,

@@ -12,10 +12,11 @@ in Python; the query never scans strings with a regular expression.
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.elements import ElementSelector, SelectorMatch
+from core.epoch import day_of, from_epoch_ms
 from core.rrweb.selectors import Compound
 from storage import engine
 from storage.database import Database, Document, one_by_one, time_limit
@@ -23,7 +24,6 @@ from storage.database import Database, Document, one_by_one, time_limit
 COLLECTION = "events"
 MAX_TIME_MS = 5000
 HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 
 
 def event_document(base: Document, derived: Document, timestamp_ms: int) -> Document:
@@ -31,9 +31,9 @@ def event_document(base: Document, derived: Document, timestamp_ms: int) -> Docu
     return {
         **base,
         **derived,
-        "at": datetime.fromtimestamp(timestamp_ms / 1000, UTC),
+        "at": from_epoch_ms(timestamp_ms),
         "hour": timestamp_ms - timestamp_ms % HOUR_MS,
-        "day": timestamp_ms - timestamp_ms % DAY_MS,
+        "day": day_of(timestamp_ms),
     }
 
 

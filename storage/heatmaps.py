@@ -32,13 +32,13 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core import heatmap_counts
+from core.epoch import day_of, epoch_ms
 from core.heatmap_counts import Counts
 from core.heatmaps import field_safe, field_unsafe
 from storage import engine
 from storage.database import Database, Document
 
 COLLECTION = "heatmap_rollups"
-DAY_MS = 86_400_000
 MAX_TIME_MS = 5000
 # Rollup lookups in flight at once for one read.
 READ_CONCURRENCY = 4
@@ -104,10 +104,6 @@ class Increments:
 
     def __len__(self) -> int:
         return len(self.by_bucket)
-
-
-def day_of(timestamp_ms: int) -> int:
-    return timestamp_ms - timestamp_ms % DAY_MS
 
 
 def _weight(counts: Mapping[str, Any]) -> int:
@@ -302,8 +298,8 @@ class HeatmapQuery:
     end: datetime
 
     def wants(self, key: BucketKey) -> bool:
-        first_day = day_of(int(self.start.timestamp() * 1000))
-        in_range = first_day <= key.day < int(self.end.timestamp() * 1000)
+        first_day = day_of(epoch_ms(self.start))
+        in_range = first_day <= key.day < epoch_ms(self.end)
         return in_range and (self.device is None or key.device == self.device)
 
 

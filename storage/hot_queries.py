@@ -9,12 +9,13 @@ then its sort (or its range), so catalog and indexes cannot drift apart.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.epoch import epoch_ms
 from storage import event_blocks, events, parts, recordings, sessions
 from storage.database import Document
 
 SITE = "6b0b91e55d5cf409b79cc124"
 T0, T1 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
-DAY0, DAY1 = int(T0.timestamp() * 1000), int(T1.timestamp() * 1000)
+DAY0, DAY1 = epoch_ms(T0), epoch_ms(T1)
 PRIMARY = "_id_"
 
 # The collections that grow with traffic. FerretDB pushes only top-level equality down to

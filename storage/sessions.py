@@ -275,8 +275,8 @@ def _derived(batch: BatchSummary, existing: _Existing, pages: list[Document]) ->
     chunks = {**((existing or {}).get("chunks") or {}), str(batch.seq): batch.event_count}
     first, last = batch.first_ts, batch.last_ts
     if existing:
-        first = min(first, int(existing["started_at"].timestamp() * 1000))
-        last = max(last, int(existing["last_activity_at"].timestamp() * 1000))
+        first = min(first, epoch_ms(existing["started_at"]))
+        last = max(last, epoch_ms(existing["last_activity_at"]))
     return {
         "duration_ms": last - first,
         "page_count": len(pages),

@@ -10,6 +10,7 @@ retention, which reads `last_received_at`, may erase a visitor up to that much e
 from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, TypedDict, cast
 
+from core.epoch import from_epoch_ms
 from storage import engine
 from storage.database import Database, Document
 from storage.ids import visitor_key
@@ -55,9 +56,9 @@ async def record_visit(
             "visitor_id": visitor_id,
             "created_at": datetime.now(UTC),
         },
-        "$min": {"first_seen_at": datetime.fromtimestamp(first_ts / 1000, UTC)},
+        "$min": {"first_seen_at": from_epoch_ms(first_ts)},
         "$max": {
-            "last_seen_at": datetime.fromtimestamp(last_ts / 1000, UTC),
+            "last_seen_at": from_epoch_ms(last_ts),
             "last_received_at": received_at,
         },
         "$set": {"last_client": client},

@@ -1,6 +1,6 @@
 """Each wire constant has one home: rrweb's numbers in `core.rrweb.events`, Sightline's
 custom event tags in `core.rrweb.tags`, job ids in `workers.queue`, site privacy defaults in
-`storage.sites`.
+`storage.sites`, epoch milliseconds in `core.epoch`.
 
 A bare `5` beside `event["type"]`, or a second `"sightline.error"`, compiles and passes
 every test until one side is renamed or renumbered; then extraction silently stops
@@ -135,5 +135,22 @@ def test_site_privacy_defaults_are_stated_once() -> None:
         and len(node.args) == 2
         and isinstance(node.args[0], ast.Constant)
         and node.args[0].value in DEFAULT_PRIVACY
+    ]
+    assert not found, found
+
+
+def test_epoch_milliseconds_are_converted_only_by_core_epoch() -> None:
+    """`timestamp() * 1000` is a float and can land a millisecond early; a second `DAY_MS`
+    or day rounding can disagree with the first. core/epoch.py holds them all."""
+    home = ROOT / "core" / "epoch.py"
+    conversions = re.compile(
+        r"timestamp\(\)\s*\*\s*1000|fromtimestamp\(|^\s*DAY_MS\s*=|(\w+) - \1 % DAY_MS", re.M
+    )
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0).strip()}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != home
+        for match in conversions.finditer(path.read_text())
     ]
     assert not found, found

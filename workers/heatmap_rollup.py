@@ -15,6 +15,7 @@ from typing import Any
 
 from core import heatmaps as grid
 from core.elements import element_key
+from core.epoch import day_of, epoch_ms
 from core.rrweb.events import EventType, IncrementalSource
 from storage import events as event_store
 from storage import heatmaps, recordings, sessions
@@ -28,9 +29,7 @@ from storage.sites import SiteDocument
 def _key(
     site_id: str, kind: str, page: str, device: str, width: int | None, at: int
 ) -> heatmaps.BucketKey:
-    return heatmaps.BucketKey(
-        site_id, kind, page, device, grid.width_bucket(width), heatmaps.day_of(at)
-    )
+    return heatmaps.BucketKey(site_id, kind, page, device, grid.width_bucket(width), day_of(at))
 
 
 def add_click(inc: heatmaps.Increments, site: SiteDocument, device: str, event: Document) -> None:
@@ -62,7 +61,7 @@ def add_scroll(inc: heatmaps.Increments, site: SiteDocument, device: str, event:
 
 
 def _ms(event: Document) -> int:
-    return int(event["at"].timestamp() * 1000)
+    return epoch_ms(event["at"])
 
 
 @dataclass

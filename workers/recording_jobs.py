@@ -8,6 +8,7 @@ from arq import Retry
 from redis.exceptions import RedisError
 
 from core.config import Settings
+from core.epoch import from_epoch_ms
 from core.logs import get_logger
 from storage import recordings, session_search, sessions
 from storage.crash_points import crash_point
@@ -177,7 +178,7 @@ async def recompute_session(ctx: dict[str, Any], site_id: str, session_id: str) 
 
 
 def _when(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+    return from_epoch_ms(ms) if ms is not None else None
 
 
 def _limits(settings: Settings) -> compaction.CompactionLimits:
