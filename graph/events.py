@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 import strawberry
 from redis.exceptions import RedisError
@@ -14,7 +14,7 @@ from core.epoch import epoch_ms, from_epoch_ms
 from graph.context import Context
 from graph.errors import ServiceUnavailableError
 from graph.ownership import owned_site
-from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from graph.pagination import PageInfo, keyset_page
 from graph.ranges import TimeRange
 from graph.selectors import SelectorMatch, element_selector
 from storage import events
@@ -129,20 +129,18 @@ class EventQuery:
         after: str | None = None,
     ) -> EventConnection:
         site = await owned_site(info.context, str(site_id))
-        limit = page_size(first)
         secret = info.context.resources.settings.secret_key
-        position = decode_cursor(secret, CURSOR, after) if after is not None else None
         filters = filter.to_storage() if filter else events.EventFilter()
-        docs = await events.search_events(
-            info.context.db, site["_id"], filters, after=position, limit=limit + 1
+
+        async def fetch(position: tuple[Any, str] | None, limit: int) -> list[Document]:
+            return await events.search_events(
+                info.context.db, site["_id"], filters, after=position, limit=limit
+            )
+
+        docs, page_info = await keyset_page(
+            secret, CURSOR, first, after, fetch, lambda d: (d["at"], d["_id"])
         )
-        has_next = len(docs) > limit
-        docs = docs[:limit]
-        end = encode_cursor(secret, CURSOR, docs[-1]["at"], docs[-1]["_id"]) if docs else None
-        return EventConnection(
-            nodes=[Event.from_document(d) for d in docs],
-            page_info=PageInfo(has_next_page=has_next, end_cursor=end),
-        )
+        return EventConnection(nodes=[Event.from_document(d) for d in docs], page_info=page_info)
 
     @strawberry.field(description="Event counts per kind and time bucket, for charts.")
     async def event_counts(

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import strawberry
 
@@ -11,7 +12,7 @@ from graph.context import Context
 from graph.errors import NotFoundError
 from graph.links import Link, replay_link
 from graph.ownership import on_owned_site, owned_site
-from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from graph.pagination import PageInfo, keyset_page
 from storage import session_search, sessions, visitors
 from storage.sessions import SessionDocument
 
@@ -195,22 +196,19 @@ async def _search(
     order: SessionOrder,
     listed: str,
 ) -> SessionConnection:
-    limit = page_size(first)
     sort, descending = _ORDERS[SessionOrder(order)]
     secret, kind = ctx.resources.settings.secret_key, _cursor_kind(listed, SessionOrder(order))
-    position = None
-    if after is not None:
-        position = session_search.Position(*decode_cursor(secret, kind, after))
-    docs = await session_search.search_sessions(
-        ctx.db, site_id, filters, sort=sort, descending=descending, after=position, limit=limit + 1
+
+    async def fetch(position: tuple[Any, str] | None, limit: int) -> list[SessionDocument]:
+        after_row = session_search.Position(*position) if position is not None else None
+        return await session_search.search_sessions(
+            ctx.db, site_id, filters, sort=sort, descending=descending, after=after_row, limit=limit
+        )
+
+    docs, page_info = await keyset_page(
+        secret, kind, first, after, fetch, lambda d: (d.get(sort.value), d["_id"])
     )
-    has_next = len(docs) > limit
-    docs = docs[:limit]
-    end = encode_cursor(secret, kind, docs[-1].get(sort.value), docs[-1]["_id"]) if docs else None
-    return SessionConnection(
-        nodes=[Session.from_document(d) for d in docs],
-        page_info=PageInfo(has_next_page=has_next, end_cursor=end),
-    )
+    return SessionConnection(nodes=[Session.from_document(d) for d in docs], page_info=page_info)
 
 
 @strawberry.type
