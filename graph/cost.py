@@ -49,7 +49,7 @@ from core.json_size import MAX_JSON_VALUE_BYTES
 from core.time_ranges import MAX_RANGE
 from graph.api_keys import MAX_KEYS_PER_ACCOUNT
 from graph.errors import QueryTooCostlyError
-from graph.funnels import MAX_RESULTS_PER_REQUEST
+from graph.funnel_results import MAX_RESULTS_PER_REQUEST
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.sites import MAX_SITES_PER_ACCOUNT
 from storage.funnels import MAX_FUNNELS_PER_SITE

@@ -435,7 +435,7 @@ async def test_a_computation_over_its_time_budget_stops_with_a_message(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await shop.session("s-converts", converts())
-    monkeypatch.setattr("graph.funnels.COMPUTE_BUDGET_S", -1.0)
+    monkeypatch.setattr("graph.funnel_results.COMPUTE_BUDGET_S", -1.0)
     body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
     assert error_code(body) == "QUERY_TIMEOUT"
     assert body["errors"][0]["message"] == (
