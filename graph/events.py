@@ -152,7 +152,7 @@ class EventQuery:
         filter: EventFilter | None = None,
     ) -> list[EventCount]:
         site = await owned_site(info.context, str(site_id))
-        window = range.checked()
+        window = range
         filters = filter.to_storage() if filter else events.EventFilter()
         filters = events.EventFilter(
             **{**vars(filters), "after": window.start, "before": window.end}
@@ -182,7 +182,7 @@ class EventMutation:
         range: TimeRange | None = None,
     ) -> bool:
         site = await owned_site(info.context, str(site_id))
-        window = range.checked() if range else None
+        window = range
         try:
             await info.context.resources.queue.enqueue(
                 Job.RECOMPUTE_SIGNALS,

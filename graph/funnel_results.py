@@ -230,7 +230,7 @@ async def compute(
     ctx: Context, site: SiteDocument, definition: core.FunnelDefinition, options: ResultOptions
 ) -> FunnelResult:
     """The funnel's numbers over the (owned) site's events in the range, within a budget."""
-    window = options.range.checked()
+    window = options.range
     _count_result(ctx)
     try:
         accumulator = core.FunnelAccumulator(definition, drop_off_sample=DROP_OFF_SAMPLE)

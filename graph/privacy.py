@@ -165,7 +165,7 @@ class PrivacyMutation:
         self, info: strawberry.Info[Context, None], site_id: strawberry.ID, range: TimeRange
     ) -> PrivacyRequest:
         site = await owned_site(info.context, str(site_id))
-        window = _range_parameters(range.checked())
+        window = _range_parameters(range)
         return await _request(info.context, site, "erase_recordings", "", window, window)
 
     @strawberry.mutation(
@@ -192,5 +192,5 @@ class PrivacyMutation:
         redact: bool = False,
     ) -> PrivacyRequest:
         site = await owned_site(info.context, str(site_id))
-        parameters = {**_range_parameters(range.checked()), "redact": redact}
+        parameters = {**_range_parameters(range), "redact": redact}
         return await _request(info.context, site, "scan_recordings", "", parameters, parameters)

@@ -1,4 +1,9 @@
-"""Time ranges as GraphQL arguments."""
+"""Time ranges as GraphQL arguments, checked when the argument is read.
+
+Strawberry builds a `TimeRange` for every argument of this type before the resolver
+runs, so a backwards or overlong range is refused (BAD_REQUEST) for every field that takes
+one, and no resolver has to remember to check it.
+"""
 
 from datetime import datetime
 
@@ -12,6 +17,5 @@ class TimeRange:
     start: datetime
     end: datetime
 
-    def checked(self) -> "TimeRange":
+    def __post_init__(self) -> None:
         check_range(self.start, self.end)
-        return self
