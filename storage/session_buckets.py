@@ -83,7 +83,7 @@ async def confirm(db: Database, site_id: str, bucket: int, now_ms: int) -> None:
     Finest first: `prune` drops a day only once it has no hours, and this hour is back
     before the day is looked at. Only old hours can be pruned (`SETTLED_MS`).
     """
-    if bucket >= bucket_of(now_ms - SETTLED_MS) - HOUR_MS:
+    if bucket >= bucket_of(now_ms - SETTLED_MS) + HOUR_MS:  # an hour of slack between clocks
         return
     for marker in reversed(markers_of(site_id, bucket)):
         if not await _exists(db, marker["_id"]):

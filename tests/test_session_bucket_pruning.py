@@ -117,3 +117,21 @@ async def test_pruning_never_touches_the_last_day(db: Database) -> None:
     await session_buckets.mark(db, SITE, hour)  # its session is still being written
     assert await session_buckets.prune(db, SITE, NOW_MS + HOUR, NOW_MS) == 0
     assert await _marker_ids(db, SITE) == _closure(SITE, {hour})
+
+
+async def test_every_hour_a_prune_can_remove_is_one_its_writer_confirms(db: Database) -> None:
+    # Around the newest hour pruning may touch: each hour that a prune removes while its
+    # session is being written gets its markers back from the writer's `confirm`.
+    settled = session_buckets.bucket_of(NOW_MS - session_buckets.SETTLED_MS)
+    hours = [settled + k * HOUR for k in range(-3, 4)]
+    for hour in hours:
+        await session_buckets.mark(db, SITE, hour)
+    await session_buckets.prune(db, SITE, NOW_MS + HOUR, NOW_MS)
+    pruned = [h for h in hours if not _closure(SITE, {h}) <= await _marker_ids(db, SITE)]
+    assert pruned  # the walk reached the edge
+    for hour in pruned:
+        await db["sessions"].insert_one(
+            {"_id": f"{SITE}:s{hour}", "site_id": SITE, session_buckets.FIELD: hour}
+        )
+        await session_buckets.confirm(db, SITE, hour, NOW_MS)
+    assert await _marker_ids(db, SITE) == _closure(SITE, set(hours))
