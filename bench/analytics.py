@@ -11,9 +11,6 @@ heatmap is built into rollups the way workers build it and read back; its read m
 grow with the number of events (run with two sizes to see it).
 """
 
-import argparse
-import asyncio
-import json
 import random
 import statistics
 import time
@@ -23,7 +20,7 @@ from typing import Any
 from pymongo.errors import ExecutionTimeout
 
 from bench import progress
-from bench.harness import percentile, running_stack
+from bench.harness import percentile, run_sized_bench, running_stack
 from core import heatmaps as grid
 from core.epoch import epoch_ms
 from core.event_columns import Block, BlockSession, session_block, split_by_day
@@ -235,14 +232,7 @@ async def run_async(events: int, sessions: int, repeat: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--sessions", type=int, default=2_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(run_async(args.events, args.sessions, args.repeat)), indent=2))
+    run_sized_bench(__doc__, run_async)
 
 
 if __name__ == "__main__":

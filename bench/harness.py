@@ -1,16 +1,20 @@
 """A real Sightline on loopback for benchmarks: its own PostgreSQL, FerretDB, Redis and API."""
 
+import argparse
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 from scripts.local_services import (
     free_port,
@@ -113,3 +117,22 @@ def summary_ms(latencies_s: list[float]) -> dict[str, float]:
         "p50_ms": round(median(latencies_s) * 1000, 2) if latencies_s else 0.0,
         "p99_ms": round(percentile(latencies_s, 0.99) * 1000, 2),
     }
+
+
+def run_sized_bench(
+    description: str | None,
+    run: Callable[[int, int, int], Coroutine[Any, Any, object]],
+    *,
+    repeat_flag: str = "--repeat",
+    repeat: int = 5,
+) -> None:
+    """The command line of a bench over `--events` events in `--sessions` sessions, measured
+    `repeat_flag` times: runs `run(events, sessions, repeats)` and prints its JSON."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--sessions", type=int, default=2_000)
+    parser.add_argument(repeat_flag, dest="repeat", type=int, default=repeat)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.events, args.sessions, args.repeat)), indent=2))

@@ -8,9 +8,6 @@ older checkout and run there with that checkout's code. A read that reaches its
 query time limit counts as a failed read.
 """
 
-import argparse
-import asyncio
-import json
 import statistics
 import time
 from datetime import timedelta
@@ -19,7 +16,7 @@ from typing import Any
 from pymongo.errors import ExecutionTimeout
 
 from bench import analytics
-from bench.harness import percentile, running_stack
+from bench.harness import percentile, run_sized_bench, running_stack
 from storage import heatmaps
 from storage.database import create_client
 from storage.heatmap_reads import read_heatmap
@@ -59,14 +56,7 @@ async def run_async(events: int, sessions: int, reads: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--sessions", type=int, default=2_000)
-    parser.add_argument("--reads", type=int, default=30)
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(run_async(args.events, args.sessions, args.reads))))
+    run_sized_bench(__doc__, run_async, repeat_flag="--reads", repeat=30)
 
 
 if __name__ == "__main__":

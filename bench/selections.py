@@ -7,16 +7,13 @@ small session document per session: the median time of each old form (as `upsert
 `mark_rolled_up` and `session_details` sent them before issue 15) and of the new one.
 """
 
-import argparse
-import asyncio
-import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import analytics
-from bench.harness import running_stack
+from bench.harness import run_sized_bench, running_stack
 from storage import events, funnels, sessions
 from storage.database import Database, create_client
 from storage.ids import session_key
@@ -92,14 +89,7 @@ async def run_async(events_n: int, sessions_n: int, repeat: int) -> dict[str, An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--sessions", type=int, default=2_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(run_async(args.events, args.sessions, args.repeat)), indent=1))
+    run_sized_bench(__doc__, run_async)
 
 
 if __name__ == "__main__":
