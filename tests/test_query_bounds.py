@@ -175,15 +175,15 @@ SESSION_IDS = "query($s: ID!) { sessions(siteId: $s) { nodes { id } } }"
 
 async def _world(client: httpx.AsyncClient, settings: Settings) -> tuple[str, dict[str, str]]:
     """The shop recording ingested and processed, a saved funnel, a key, a privacy request."""
-    token, site = await shop_session(client)
+    site = await shop_session(client)
     await run_worker_burst(settings)
-    await create_key(client, token, ["SITES_READ"])
-    site_only = {"s": site["id"]}
-    funnel = await gql(client, CREATE_FUNNEL, {**site_only, "d": FUNNEL}, token=token)
-    request = await gql(client, EXPORT, site_only, token=token)
-    sessions = await gql(client, SESSION_IDS, site_only, token=token)
-    return token, {
-        SITE: site["id"],
+    await create_key(client, site.token, ["SITES_READ"])
+    site_only = {"s": site.id}
+    funnel = await gql(client, CREATE_FUNNEL, {**site_only, "d": FUNNEL}, token=site.token)
+    request = await gql(client, EXPORT, site_only, token=site.token)
+    sessions = await gql(client, SESSION_IDS, site_only, token=site.token)
+    return site.token, {
+        SITE: site.id,
         SESSION: data(sessions)["sessions"]["nodes"][0]["id"],
         FUNNEL_ID: data(funnel)["createFunnel"]["id"],
         REQUEST: data(request)["exportVisitor"]["id"],

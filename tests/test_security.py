@@ -40,6 +40,7 @@ from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site
 
 VIEWER = "{ viewer { id } }"
 FOREIGN_ORIGIN = "https://evil.example"
@@ -261,11 +262,10 @@ async def test_signed_links_are_bound_to_purpose_subject_and_time(
 
 async def test_ingest_preflight_answers_only_the_sites_domains(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "cors@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     ask = {"Access-Control-Request-Method": "POST"}
-    url = f"/ingest?key={site['trackingKey']}"
+    url = f"/ingest?key={site.tracking_key}"
 
     allowed = await client.options(url, headers={**ask, "Origin": SHOP_ORIGIN})
     assert allowed.status_code == 204
@@ -282,11 +282,9 @@ async def test_ingest_preflight_answers_only_the_sites_domains(
 
 
 async def test_ingest_never_lets_a_foreign_origin_send_or_read_with_credentials(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, db: Database
 ) -> None:
-    token = await sign_up(client, "cors2@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    body = batch_body(site["trackingKey"], shop_events()[:20])
+    body = batch_body(site.tracking_key, shop_events()[:20])
 
     foreign = await post_batch(client, body, origin=FOREIGN_ORIGIN)
     assert foreign.status_code == 403
@@ -297,7 +295,7 @@ async def test_ingest_never_lets_a_foreign_origin_send_or_read_with_credentials(
         await post_batch(client, body),
         await post_batch(client, b"{not json", origin=FOREIGN_ORIGIN),
         await client.options(
-            f"/ingest?key={site['trackingKey']}",
+            f"/ingest?key={site.tracking_key}",
             headers={"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"},
         ),
     ]
