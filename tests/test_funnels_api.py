@@ -20,6 +20,7 @@ from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key
 from tests.accounts_helpers import create_key, create_site, data, error_code
+from tests.conftest import serve
 from tests.events_helpers import store_derived
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_ORIGIN, batch_body, post_batch, shop_events
@@ -432,11 +433,16 @@ async def test_results_per_request_are_bounded(shop: Shop) -> None:
 
 
 async def test_a_computation_over_its_time_budget_stops_with_a_message(
-    shop: Shop, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, db: Database, redis: Redis
 ) -> None:
-    await shop.session("s-converts", converts())
-    monkeypatch.setattr("graph.funnel_results.COMPUTE_BUDGET_S", -1.0)
-    body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
+    # A budget spent before it starts (below what the setting accepts: model_copy does not
+    # validate), so the answer never depends on how fast the machine is.
+    spent = settings.model_copy(update={"SIGHTLINE_FUNNEL_COMPUTE_BUDGET_S": 0.0})
+    async with serve(spent) as client:
+        site = await new_site(client)
+        shop = Shop(client, db, site.token, site.id)
+        await shop.session("s-converts", converts())
+        body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
     assert error_code(body) == "QUERY_TIMEOUT"
     assert body["errors"][0]["message"] == (
         "The funnel took too long to compute; narrow the range or add filters."
