@@ -30,13 +30,14 @@ from graph.schema import build_schema, schema
 from service.access import ANYONE
 from storage.database import Database
 from storage.events import event_document
-from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
+from tests.accounts_helpers import CREATE_KEY, create_key, data
 from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.events_helpers import fold_derived
 from tests.graphql_client import gql
 from tests.recording_helpers import shop_session
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 
 READS = {"find", "aggregate", "count", "distinct"}
 # Commands that cannot carry maxTimeMS: a getMore of a plain cursor is bounded by the
@@ -309,8 +310,8 @@ BUSY_DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
 async def _busy_site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]:
     """A site with 4,000 sessions of a page view and a click each, on one day."""
-    token = await sign_up(client, "owner@example.com")
-    site_id = (await create_site(client, token))["id"]
+    site = await new_site(client)
+    token, site_id = site.token, site.id
     documents = []
     for n in range(4000):
         at = BUSY_DAY + timedelta(seconds=n)
@@ -385,8 +386,8 @@ async def test_a_long_list_in_the_variables_does_not_reach_the_database(
     settings: Settings, db: Database, redis: Redis
 ) -> None:
     async with serve(settings) as client:
-        token = await sign_up(client, "owner@example.com")
-        site_id = (await create_site(client, token))["id"]
+        site = await new_site(client)
+        token, site_id = site.token, site.id
         with recording(settings.MONGODB_DATABASE) as commands:
             repeated = {"s": site_id, "k": ["CLICK", "PAGE_VIEW"] * 900}
             data(await gql(client, EVENTS_OF_KINDS, repeated, token=token))

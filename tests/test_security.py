@@ -40,7 +40,7 @@ from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.workers_helpers import run_worker_burst
-from tests.world_fixtures import Site
+from tests.world_fixtures import Account, MakeApiKey, Site
 
 VIEWER = "{ viewer { id } }"
 FOREIGN_ORIGIN = "https://evil.example"
@@ -454,11 +454,14 @@ def test_cors_origins_accept_a_list_of_origins(settings: Settings) -> None:
 
 
 async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_account(
-    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    account: Account,
+    site: Site,
+    api_key: MakeApiKey,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token = await sign_up(client, "half@example.com")
-    await create_site(client, token)
-    key = await create_key(client, token, ["SITES_READ"])
+    key = await api_key(["SITES_READ"])
     delete = "mutation($p: String!) { deleteAccount(password: $p) { id } }"
 
     async def storage_fails(*args: object, **kwargs: object) -> int:
@@ -466,16 +469,16 @@ async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_acco
 
     with monkeypatch.context() as patch:
         patch.setattr(api_keys, "delete_account_keys", storage_fails)
-        failed = await gql(client, delete, {"p": PASSWORD}, token=token)
+        failed = await gql(client, delete, {"p": PASSWORD}, token=site.token)
     assert failed["errors"][0]["message"] == "Unexpected error."
 
-    sites_seen = await gql(client, "{ sites { id } }", token=key["secret"])
+    sites_seen = await gql(client, "{ sites { id } }", token=key.secret)
     account_left = await db["accounts"].count_documents({})
     assert account_left == 1 or error_code(sites_seen) == "UNAUTHENTICATED"
     assert account_left == 1, "credentials go first, so a retry is possible"
-    again = data(await gql(client, LOG_IN, {"email": "half@example.com", "password": PASSWORD}))
+    again = data(await gql(client, LOG_IN, {"email": account.email, "password": PASSWORD}))
     data(await gql(client, delete, {"p": PASSWORD}, token=again["logIn"]["token"]))
-    assert error_code(await gql(client, "{ sites { id } }", token=key["secret"])) == (
+    assert error_code(await gql(client, "{ sites { id } }", token=key.secret)) == (
         "UNAUTHENTICATED"
     )
 
