@@ -8,9 +8,8 @@ from core.config import Settings
 from storage.database import Database
 from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
-from tests.world_fixtures import Site, new_site
+from tests.world_fixtures import Site, ingest, new_site
 from workers.queue import Job, JobQueue
 
 SESSIONS = """query($s: ID!) {
@@ -23,7 +22,7 @@ async def shop_session(
 ) -> Site:
     """A new account's shop site, with the real recording ingested."""
     site = await new_site(client)
-    await send_recording(client, site.tracking_key, events or shop_events(), batch_size=batch_size)
+    await ingest(client, site, events=events, batch_size=batch_size)
     return site
 
 

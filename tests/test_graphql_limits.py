@@ -33,8 +33,8 @@ from tests.accounts_helpers import CREATE_SITE, create_site, data, sign_up
 from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
-from tests.ingest_helpers import send_recording, shop_events
-from tests.world_fixtures import Site
+from tests.ingest_helpers import shop_events
+from tests.world_fixtures import IngestRecording, Site
 
 
 @strawberry.type
@@ -405,9 +405,9 @@ def test_every_list_field_is_paged_or_bounded() -> None:
 
 
 async def test_every_paged_field_refuses_a_page_size_out_of_bounds(
-    client: httpx.AsyncClient, site: Site, settings: Settings
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, settings: Settings
 ) -> None:
-    await send_recording(client, site.tracking_key, shop_events()[:40])
+    await ingest_recording(site, events=shop_events()[:40])
     for name, query in PAGED.items():
         ok = await gql(client, query, {"s": site.id, "f": MAX_PAGE_SIZE}, token=site.token)
         assert "errors" not in ok, (name, ok)

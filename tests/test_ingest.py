@@ -18,10 +18,9 @@ from tests.ingest_helpers import (
     TYPED_EMAIL,
     batch_body,
     post_batch,
-    send_recording,
     shop_events,
 )
-from tests.world_fixtures import Site, new_site
+from tests.world_fixtures import IngestRecording, Site, new_site
 
 SESSION_QUERY = """
 query($site: ID!) {
@@ -52,10 +51,10 @@ async def _recording_counts(db: Database) -> dict[str, int]:
 
 
 async def test_recording_comes_back_from_replay_event_for_event(
-    client: httpx.AsyncClient, site: Site
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording
 ) -> None:
     events = shop_events()
-    await send_recording(client, site.tracking_key, events, batch_size=15)
+    await ingest_recording(site, events=events, batch_size=15)
 
     found = data(await gql(client, SESSION_QUERY, {"site": site.id}, token=site.token))
     [session] = found["sessions"]["nodes"]
@@ -76,8 +75,10 @@ async def test_recording_comes_back_from_replay_event_for_event(
     assert TYPED_EMAIL not in response.text
 
 
-async def test_replay_link_must_be_signed_and_fresh(client: httpx.AsyncClient, site: Site) -> None:
-    await send_recording(client, site.tracking_key, shop_events()[:5])
+async def test_replay_link_must_be_signed_and_fresh(
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording
+) -> None:
+    await ingest_recording(site, events=shop_events()[:5])
     found = data(await gql(client, SESSION_QUERY, {"site": site.id}, token=site.token))
     url = found["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
     forged = url[:-4] + "0000"
@@ -101,16 +102,16 @@ async def test_a_batch_sent_twice_is_stored_once(
 
 
 async def test_default_settings_keep_the_typed_email_out_of_storage(
-    client: httpx.AsyncClient, site: Site, db: Database
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, db: Database
 ) -> None:
-    await send_recording(client, site.tracking_key, shop_events())
+    await ingest_recording(site)
     stored = await _everything_stored(db)
     assert "jane@" not in stored
     assert "example.com" not in stored.replace("owner@example.com", "")
 
 
 async def test_record_inputs_keeps_the_typed_email(
-    client: httpx.AsyncClient, site: Site, db: Database
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, db: Database
 ) -> None:
     mutation = (
         "mutation($id: ID!) { updateSite(id: $id, changes: {recordInputs: true}) { recordInputs } }"
@@ -118,7 +119,7 @@ async def test_record_inputs_keeps_the_typed_email(
     assert data(await gql(client, mutation, {"id": site.id}, token=site.token)) == {
         "updateSite": {"recordInputs": True}
     }
-    await send_recording(client, site.tracking_key, shop_events())
+    await ingest_recording(site)
     assert TYPED_EMAIL in await _everything_stored(db)
 
 
