@@ -6,16 +6,16 @@ for it with `settings.model_copy(update=...)`. Patching the module's UPPER_CASE 
 instead changes it for every task of the process and hides the knob from operators.
 Crash points and fault injection patch functions (lower case), which stays allowed.
 
-This walks every test module for `<monkeypatch>.setattr(...)` of an UPPER_CASE attribute
-of `api`, `core`, `graph`, `storage` or `workers`, given as `"package.module.NAME"` or as
-(module, "NAME"); only the constants below, each with why it is not a setting, may be.
+This walks every test module for `<monkeypatch>.setattr(...)` of an UPPER_CASE attribute of
+`api`, `core`, `graph`, `service`, `storage` or `workers`, given as `"package.module.NAME"`
+or as (module, "NAME"); only the constants below, each with why it is not a setting, may be.
 """
 
 import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-PRODUCTION = ("api", "core", "graph", "storage", "workers")
+PRODUCTION = ("api", "core", "graph", "service", "storage", "workers")
 TESTS = Path(__file__).parent
 
 # (module, constant) -> why tests may patch it.
@@ -34,6 +34,10 @@ ALLOWED = {
     ("storage.erasure", "BATCH_SIZE"): (
         "documents per erasure step, an internal unit of work; a test lowers it so a "
         "crash falls between two batches"
+    ),
+    ("workers.processing", "FLUSH_EVERY"): (
+        "events a processing run extracts before it writes them, an internal unit of work; "
+        "a test varies it to show the reads of a run do not grow with its flushes"
     ),
     ("workers.recording_jobs", "OUTBOX_GRACE"): (
         "how long a queued batch waits before the sweeper takes it over; an internal "
