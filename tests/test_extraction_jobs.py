@@ -248,9 +248,9 @@ async def test_a_batch_that_arrives_while_its_session_is_processed_gets_its_own_
     """The API cannot queue a run for a session whose job is running (arq refuses a job id
     it still knows): whenever in the run the batch lands, the workers queue the next run
     themselves, rather than leave the batch to the outbox sweep a minute or more later."""
-    _, site = await shop_session(client)
+    site = await shop_session(client)
     events = shop_events()
-    late = batch_body(site["trackingKey"], events[-10:], seq=len(events) // 10 + 1)
+    late = batch_body(site.tracking_key, events[-10:], seq=len(events) // 10 + 1)
     original = getattr(processing, ARRIVALS[arrives])
     sent: list[int] = []
 
