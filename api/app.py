@@ -31,7 +31,7 @@ from graph.schema import build_schema
 from graph.view import GraphQLView
 from service.login_throttle import LoginThrottle
 from service.resources import Resources
-from storage.database import CommandListener, close_client, database_of
+from storage.database import CommandListener, StorageLimits, close_client, database_of
 from storage.engine import engine_of, open_client
 from storage.indexes import ensure_indexes
 from storage.site_cache import SiteCache
@@ -66,6 +66,7 @@ def create_app(
             app_name="sightline-api",
             setting=settings.SIGHTLINE_STORAGE_ENGINE,
             listeners=listeners,
+            limits=StorageLimits.of(settings),
         )
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         throttle = Throttle(redis.connection_pool, settings.secret_key)

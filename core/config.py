@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     MONGODB_URL: MongoUrl
     MONGODB_DATABASE: str = Field(default="sightline", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     SIGHTLINE_STORAGE_ENGINE: StorageEngine = StorageEngine.AUTO
+    SIGHTLINE_STORAGE_SELECTION_TIMEOUT_MS: int = Field(default=5000, ge=100, le=120_000)
+    SIGHTLINE_STORAGE_QUERY_TIMEOUT_MS: int = Field(default=5000, ge=100, le=600_000)
     REDIS_URL: RedisUrl
 
     SIGHTLINE_HOST: str = Field(default="127.0.0.1", min_length=1)
@@ -81,6 +83,7 @@ class Settings(BaseSettings):
     SIGHTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(default=50, ge=1, le=100_000)
     SIGHTLINE_LOGIN_MAX_FAILURES_PER_EMAIL: int = Field(default=100, ge=1, le=100_000)
     SIGHTLINE_LOGIN_WINDOW_S: int = Field(default=900, ge=1, le=86_400)
+    SIGHTLINE_AUTHENTICATION_TIMEOUT_S: float = Field(default=5.0, gt=0, le=60)
 
     SIGHTLINE_INGEST_MAX_BODY_BYTES: int = Field(default=5 * 2**20, ge=1024, le=100 * 2**20)
     SIGHTLINE_INGEST_MAX_DECOMPRESSED_BYTES: int = Field(
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
     )
     SIGHTLINE_INGEST_RATE_LIMIT: str = Field(default="600/minute", pattern=r"^\d+ ?/ ?\d* ?[a-z]+$")
     SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    SIGHTLINE_INGEST_STORAGE_TIMEOUT_S: float = Field(default=3.0, gt=0, le=60)
 
     SIGHTLINE_PROCESS_DELAY_S: float = Field(default=5.0, ge=0, le=3600)
     SIGHTLINE_COMPACT_QUIET_S: int = Field(default=1800, ge=1, le=7 * 86_400)
@@ -102,6 +106,7 @@ class Settings(BaseSettings):
     SIGHTLINE_GRAPHQL_MAX_ALIASES: int = Field(default=15, ge=1, le=1000)
     SIGHTLINE_GRAPHQL_MAX_COST: int = Field(default=100_000, ge=1000, le=100_000_000)
     SIGHTLINE_GRAPHQL_QUERY_TIMEOUT_S: float = Field(default=30.0, ge=0.001, le=600)
+    SIGHTLINE_FUNNEL_COMPUTE_BUDGET_S: float = Field(default=30.0, ge=0.001, le=600)
     SIGHTLINE_GRAPHQL_INTROSPECTION: bool | None = None
     SIGHTLINE_GRAPHQL_MAX_BODY_BYTES: int = Field(default=2**20, ge=1024, le=100 * 2**20)
 

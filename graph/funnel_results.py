@@ -38,7 +38,6 @@ from storage.sites import SiteDocument
 DROP_OFF_SAMPLE = 1000
 DROPPED_CURSOR = CursorKind("FunnelStep.droppedSessions", int)
 MAX_RESULTS_PER_REQUEST = 5
-COMPUTE_BUDGET_S = 30.0
 TOO_LONG = "The funnel took too long to compute; narrow the range or add filters."
 
 
@@ -244,11 +243,10 @@ async def compute(
         wanted=session_filter.conditions(),
         breakdown=FunnelBreakdownBy(options.breakdown_by).value if options.breakdown_by else None,
     )
-    deadline = monotonic() + COMPUTE_BUDGET_S
+    budget_s = ctx.resources.settings.SIGHTLINE_FUNNEL_COMPUTE_BUDGET_S
+    deadline = monotonic() + budget_s
     try:
-        if COMPUTE_BUDGET_S <= 0:
-            raise TimeoutError
-        with time_budget(COMPUTE_BUDGET_S):
+        with time_budget(budget_s):
             block = await event_blocks.read_range(ctx.db, site["_id"], window.start, window.end)
         await asyncio.to_thread(evaluate, accumulator, block, scope, deadline)
     except TimeoutError:

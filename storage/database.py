@@ -1,8 +1,10 @@
 """The MongoDB client, its settings, time budgets for its commands, and a liveness check."""
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pymongo
@@ -10,7 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener as CommandListener  # re-exported for the app
 
-from core.config import StorageEngine
+from core.config import Settings, StorageEngine
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -22,12 +24,41 @@ ONE_BY_ONE_IN_FLIGHT = 4
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class StorageLimits:
+    """How long a client waits for a server, and how long a search may run on it."""
+
+    server_selection_ms: int
+    query_ms: int  # a search's own `maxTimeMS`, within any enclosing budget (`query_limit`)
+
+    @classmethod
+    def of(cls, settings: Settings) -> "StorageLimits":
+        return cls(
+            server_selection_ms=settings.SIGHTLINE_STORAGE_SELECTION_TIMEOUT_MS,
+            query_ms=settings.SIGHTLINE_STORAGE_QUERY_TIMEOUT_MS,
+        )
+
+
+def _default(name: str) -> int:
+    value: int = Settings.model_fields[name].default
+    return value
+
+
+# The settings' defaults, for clients made without settings (tools, benchmarks).
+DEFAULT_LIMITS = StorageLimits(
+    server_selection_ms=_default("SIGHTLINE_STORAGE_SELECTION_TIMEOUT_MS"),
+    query_ms=_default("SIGHTLINE_STORAGE_QUERY_TIMEOUT_MS"),
+)
+_LIMITS: dict[int, StorageLimits] = {}
+
+
 def create_client(
     url: str,
     *,
     app_name: str,
     listeners: Sequence[CommandListener] = (),
     engine: StorageEngine = StorageEngine.AUTO,
+    limits: StorageLimits = DEFAULT_LIMITS,
 ) -> Client:
     """One client per process, created inside the running event loop, for `engine`.
 
@@ -35,6 +66,7 @@ def create_client(
     command monitoring) see every command the client sends: tests record them. `engine`
     is what the server is (`storage.engine.open_client` asks it); left `auto`, the
     client gets every workaround of storage/engine.py, which are safe on MongoDB too.
+    `limits` are the settings' (`StorageLimits.of`); searches read theirs with `query_limit`.
     """
     from storage import engine as storage_engine  # here, as storage.engine builds on this module
 
@@ -44,12 +76,15 @@ def create_client(
         event_listeners=list(listeners),
         tz_aware=True,
         uuidRepresentation="standard",
-        serverSelectionTimeoutMS=5000,
+        serverSelectionTimeoutMS=limits.server_selection_ms,
         connectTimeoutMS=5000,
         waitQueueTimeoutMS=5000,
         **storage_engine.client_options(engine),
     )
     storage_engine.register(client, engine)
+    key = id(client)  # clients compare equal by address: a dict by identity, not by value
+    _LIMITS[key] = limits
+    weakref.finalize(client, _LIMITS.pop, key, None)
     return client
 
 
@@ -88,6 +123,16 @@ def time_limit(max_time_ms: int) -> AbstractContextManager[None]:
     deadline wins.
     """
     return time_budget(max_time_ms / 1000)
+
+
+def query_time_ms(db: Database) -> int:
+    """How long one search may run on `db` (`SIGHTLINE_STORAGE_QUERY_TIMEOUT_MS`)."""
+    return _LIMITS.get(id(db.client), DEFAULT_LIMITS).query_ms
+
+
+def query_limit(db: Database) -> AbstractContextManager[None]:
+    """`time_limit` at the search limit of `db`'s client."""
+    return time_limit(query_time_ms(db))
 
 
 async def one_by_one(calls: Iterable[Awaitable[T]]) -> list[T]:

@@ -33,7 +33,16 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from core.config import StorageEngine
 from storage import claims
 from storage.crash_points import crash_point
-from storage.database import Client, CommandListener, Database, Document, create_client, one_by_one
+from storage.database import (
+    DEFAULT_LIMITS,
+    Client,
+    CommandListener,
+    Database,
+    Document,
+    StorageLimits,
+    create_client,
+    one_by_one,
+)
 
 T = TypeVar("T")
 
@@ -76,12 +85,17 @@ def engine_answering(build_info: Mapping[str, Any]) -> StorageEngine:
 
 
 async def open_client(
-    url: str, *, app_name: str, setting: StorageEngine, listeners: Sequence[CommandListener] = ()
+    url: str,
+    *,
+    app_name: str,
+    setting: StorageEngine,
+    listeners: Sequence[CommandListener] = (),
+    limits: StorageLimits = DEFAULT_LIMITS,
 ) -> Client:
     """The process's client (`storage.database.create_client`) for the engine `setting` says
     or, for `auto`, the server answers; start-up opens it once, the engine known from then on."""
     engine = await detect(url, setting)
-    return create_client(url, app_name=app_name, listeners=listeners, engine=engine)
+    return create_client(url, app_name=app_name, listeners=listeners, engine=engine, limits=limits)
 
 
 def client_options(engine: StorageEngine) -> dict[str, Any]:

@@ -19,10 +19,9 @@ from core.elements import ElementSelector, SelectorMatch
 from core.epoch import day_of, from_epoch_ms
 from core.rrweb.selectors import Compound
 from storage import engine
-from storage.database import Database, Document, one_by_one, time_limit
+from storage.database import Database, Document, one_by_one, query_limit
 
 COLLECTION = "events"
-MAX_TIME_MS = 5000
 HOUR_MS = 3_600_000
 
 
@@ -193,7 +192,7 @@ async def search_events(
         keyset = {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}
         query = {**query, "$and": [*query.get("$and", []), keyset]}
     selector = f.checked_in_python()
-    with time_limit(MAX_TIME_MS):
+    with query_limit(db):
         if selector is None:
             cursor = db[COLLECTION].find(query, sort=[("at", -1), ("_id", -1)], limit=limit)
             return await cursor.to_list(None)
@@ -217,7 +216,7 @@ async def count_by_bucket(
         {"$match": build_query(site_id, f)},
         {"$group": {"_id": {"kind": "$kind", "bucket": f"${bucket}"}, "count": {"$sum": 1}}},
     ]
-    with time_limit(MAX_TIME_MS):
+    with query_limit(db):
         cursor = await db[COLLECTION].aggregate(pipeline)
         rows = [(r["_id"]["kind"], r["_id"]["bucket"], r["count"]) async for r in cursor]
     return sorted(rows, key=lambda row: (row[1], row[0]))
@@ -229,7 +228,7 @@ async def _count_checked(
     """`count_by_bucket` when each candidate must be checked in Python."""
     fields = dict.fromkeys(("kind", bucket, "selector", "element_path"), 1)
     counts: Counter[tuple[str, int]] = Counter()
-    with time_limit(MAX_TIME_MS):
+    with query_limit(db):
         async for doc in db[COLLECTION].find(query, projection=fields):
             if selector.matches(doc):
                 counts[doc["kind"], doc[bucket]] += 1

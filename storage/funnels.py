@@ -24,8 +24,8 @@ from core.funnels import (
     UrlMatcher,
 )
 from core.rrweb.selectors import SelectorError
-from storage import events, sessions
-from storage.database import Database, Document, one_by_one
+from storage import sessions
+from storage.database import Database, Document, one_by_one, query_time_ms
 from storage.ids import new_id, session_key
 
 COLLECTION = "funnels"
@@ -256,7 +256,7 @@ async def session_details(
         db[sessions.COLLECTION].find_one(
             {"_id": session_key(site_id, session_id)},
             projection=projection,
-            max_time_ms=events.MAX_TIME_MS,
+            max_time_ms=query_time_ms(db),
         )
         for session_id in dict.fromkeys(session_ids)
     )

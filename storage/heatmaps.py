@@ -36,10 +36,9 @@ from core.epoch import day_of, epoch_ms
 from core.heatmap_counts import Counts
 from core.heatmaps import field_safe, field_unsafe
 from storage import engine
-from storage.database import Database, Document
+from storage.database import Database, Document, query_time_ms
 
 COLLECTION = "heatmap_rollups"
-MAX_TIME_MS = 5000
 # Rollup lookups in flight at once for one read.
 READ_CONCURRENCY = 4
 # A rollup's packed deltas are summed into one once there are this many.
@@ -306,7 +305,7 @@ class HeatmapQuery:
 async def buckets(db: Database, q: HeatmapQuery) -> dict[BucketKey, int]:
     """The page's rollup keys in the query's range and device, with what each counts."""
     catalog = await db[COLLECTION].find_one(
-        {"_id": catalog_id(q.site_id, q.kind, q.page)}, max_time_ms=MAX_TIME_MS
+        {"_id": catalog_id(q.site_id, q.kind, q.page)}, max_time_ms=query_time_ms(db)
     )
     found: dict[BucketKey, int] = {}
     for entry, weight in ((catalog or {}).get("entries") or {}).items():
@@ -322,7 +321,7 @@ async def fetch(db: Database, keys: Iterable[BucketKey]) -> list[Document]:
 
     async def one(key: BucketKey) -> Document | None:
         async with gate:
-            return await db[COLLECTION].find_one({"_id": key.doc_id}, max_time_ms=MAX_TIME_MS)
+            return await db[COLLECTION].find_one({"_id": key.doc_id}, max_time_ms=query_time_ms(db))
 
     docs = await asyncio.gather(*(one(key) for key in sorted(keys, key=lambda k: k.doc_id)))
     return [doc for doc in docs if doc is not None]

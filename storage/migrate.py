@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from core.config import Settings
 from storage import engine, event_block_backfill, session_backfill
-from storage.database import Database, Document, close_client, database_of
+from storage.database import Database, Document, StorageLimits, close_client, database_of
 
 COLLECTION = "migrations"
 BATCH_SIZE = 500
@@ -105,6 +105,7 @@ async def _main(batch_size: int) -> None:
         settings.mongodb_url,
         app_name="sightline-migrate",
         setting=settings.SIGHTLINE_STORAGE_ENGINE,
+        limits=StorageLimits.of(settings),
     )
     try:
         db = database_of(client, settings.MONGODB_DATABASE)

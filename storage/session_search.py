@@ -16,11 +16,10 @@ from typing import Any, cast
 
 from core.epoch import epoch_ms
 from storage import migrate, session_backfill
-from storage.database import Database, Document, time_limit
+from storage.database import Database, Document, query_limit
 from storage.session_bucket_pages import EQUALITY_FIELDS, Window, bucket_page
 from storage.sessions import COLLECTION, SessionDocument
 
-MAX_TIME_MS = 5000
 PROJECTION: Document = {"privacy_state": 0, "chunks": 0}
 
 
@@ -122,7 +121,7 @@ async def search_sessions(
     limit: int = 20,
 ) -> list[SessionDocument]:
     """Up to `limit` sessions after `after`, in the requested order."""
-    with time_limit(MAX_TIME_MS):
+    with query_limit(db):
         if sort is SortKey.STARTED_AT and by_hour(f) and await _hours_filled(db):
             return await bucket_page(
                 db, site_id, _equal(f), _window(f), descending=descending,
@@ -177,7 +176,7 @@ async def scan_sessions(
     if after is not None:
         query = {"$and": [query, _after(sort, descending, after)]}
     direction = -1 if descending else 1
-    with time_limit(MAX_TIME_MS):
+    with query_limit(db):
         cursor = db[COLLECTION].find(
             query,
             projection=PROJECTION,

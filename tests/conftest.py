@@ -40,6 +40,7 @@ from scripts.local_services import (
 from storage.database import Client, Database
 from storage.engine import open_client
 from tests.app_helpers import make_app
+from tests.world_fixtures import account, api_key, ingest_recording, site  # noqa: F401 - fixtures
 
 PUBLIC_URL = "http://sightline.test"  # the test clients' base URL too, so links work as given
 # The storage engine the tests' clients and processes assume (storage/engine.py): `auto`

@@ -12,10 +12,11 @@ import httpx
 
 from core.config import Settings
 from service.scopes import Scope
-from tests.accounts_helpers import PASSWORD, create_key, create_site, data, sign_up
+from tests.accounts_helpers import PASSWORD, create_key, data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 
 VISITOR = "visitor-0001"
 RANGE = {"start": "2026-11-28T00:00:00Z", "end": "2026-11-30T00:00:00Z"}  # the shop recording
@@ -53,34 +54,33 @@ class LinkWorld:
 
 
 async def link_world(client: httpx.AsyncClient, settings: Settings) -> LinkWorld:
-    owner = await sign_up(client, "owner@example.com")
-    site = await create_site(client, owner, domains=[SHOP_DOMAIN])
-    await send_recording(client, site["trackingKey"], shop_events(), batch_size=100)
+    site = await new_site(client)
+    await send_recording(client, site.tracking_key, shop_events(), batch_size=100)
     await run_worker_burst(settings)
     sessions = await gql(
         client,
         "query($s: ID!) { sessions(siteId: $s) { nodes { id } } }",
-        {"s": site["id"]},
-        token=owner,
+        {"s": site.id},
+        token=site.token,
     )
     funnel = await gql(
         client,
         "mutation($s: ID!, $d: FunnelDefinitionInput!) "
         '{ createFunnel(siteId: $s, name: "Never", definition: $d) { id } }',
-        {"s": site["id"], "d": FUNNEL},
-        token=owner,
+        {"s": site.id, "d": FUNNEL},
+        token=site.token,
     )
     export = await gql(
         client,
         "mutation($s: ID!, $v: String!) { exportVisitor(siteId: $s, visitorId: $v) { id } }",
-        {"s": site["id"], "v": VISITOR},
-        token=owner,
+        {"s": site.id, "v": VISITOR},
+        token=site.token,
     )
     await run_worker_burst(settings)
     return LinkWorld(
         client=client,
-        owner=owner,
-        site_id=site["id"],
+        owner=site.token,
+        site_id=site.id,
         session_id=data(sessions)["sessions"]["nodes"][0]["id"],
         funnel_id=data(funnel)["createFunnel"]["id"],
         export_id=data(export)["exportVisitor"]["id"],

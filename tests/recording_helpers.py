@@ -6,10 +6,10 @@ import httpx
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site, ingest, new_site
 from workers.queue import Job, JobQueue
 
 SESSIONS = """query($s: ID!) {
@@ -19,14 +19,11 @@ SESSIONS = """query($s: ID!) {
 
 async def shop_session(
     client: httpx.AsyncClient, *, batch_size: int = 10, events: list[dict[str, Any]] | None = None
-) -> tuple[str, dict[str, Any]]:
-    """An account with the shop site and the real recording ingested; (token, site)."""
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await send_recording(
-        client, site["trackingKey"], events or shop_events(), batch_size=batch_size
-    )
-    return token, site
+) -> Site:
+    """A new account's shop site, with the real recording ingested."""
+    site = await new_site(client)
+    await ingest(client, site, events=events, batch_size=batch_size)
+    return site
 
 
 async def session_node(client: httpx.AsyncClient, token: str, site_id: str) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from graph.access import RULES
 from graph.schema import schema
 from service.access import Audience
 from service.scopes import Scope
-from tests.accounts_helpers import PASSWORD, create_key, create_site, data, error_code, sign_up
+from tests.accounts_helpers import PASSWORD, data, error_code, sign_up
 from tests.conftest import PUBLIC_URL
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import shop_events
 from tests.link_world import LinkWorld, link_world
 from tests.schema_paths import (
     ROOTS,
@@ -41,14 +41,15 @@ from tests.schema_paths import (
     rules_along,
     scopes_along,
 )
+from tests.world_fixtures import ApiKey, IngestRecording, MakeApiKey, Site
 
 
 @dataclass
 class World:
     client: httpx.AsyncClient
     owner: str
-    owner_site: dict[str, Any]
-    owner_key: dict[str, Any]
+    owner_site: Site
+    owner_key: ApiKey
     owner_session: str
     intruder: str
 
@@ -83,7 +84,7 @@ async def sites(w: World) -> None:
 
 
 async def site(w: World) -> None:
-    await _not_found(w, "query($id: ID!) { site(id: $id) { id } }", {"id": w.owner_site["id"]})
+    await _not_found(w, "query($id: ID!) { site(id: $id) { id } }", {"id": w.owner_site.id})
 
 
 async def sign_up_(w: World) -> None:
@@ -138,28 +139,26 @@ async def create_api_key(w: World) -> None:
         w,
         'mutation($s: [ID!]) { createApiKey(name: "k", scopes: [SITES_READ], siteIds: $s) '
         "{ secret } }",
-        {"s": [w.owner_site["id"]]},
+        {"s": [w.owner_site.id]},
     )
 
 
 async def revoke_api_key(w: World) -> None:
-    await _not_found(
-        w, "mutation($id: ID!) { revokeApiKey(id: $id) }", {"id": w.owner_key["apiKey"]["id"]}
-    )
+    await _not_found(w, "mutation($id: ID!) { revokeApiKey(id: $id) }", {"id": w.owner_key.id})
 
 
 async def create_site_(w: World) -> None:
     created = data(
         await w.as_intruder('mutation { createSite(name: "Mine", domains: ["m.example"]) { id } }')
     )
-    assert created["createSite"]["id"] != w.owner_site["id"]
+    assert created["createSite"]["id"] != w.owner_site.id
 
 
 async def update_site(w: World) -> None:
     await _not_found(
         w,
         'mutation($id: ID!) { updateSite(id: $id, changes: {name: "pwned"}) { id } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -167,19 +166,19 @@ async def rotate_tracking_key(w: World) -> None:
     await _not_found(
         w,
         "mutation($id: ID!) { rotateTrackingKey(siteId: $id) { id } }",
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
 async def delete_site(w: World) -> None:
     await _not_found(
-        w, "mutation($id: ID!) { deleteSite(siteId: $id) { id } }", {"id": w.owner_site["id"]}
+        w, "mutation($id: ID!) { deleteSite(siteId: $id) { id } }", {"id": w.owner_site.id}
     )
 
 
 async def sessions_(w: World) -> None:
     await _not_found(
-        w, "query($id: ID!) { sessions(siteId: $id) { nodes { id } } }", {"id": w.owner_site["id"]}
+        w, "query($id: ID!) { sessions(siteId: $id) { nodes { id } } }", {"id": w.owner_site.id}
     )
 
 
@@ -193,13 +192,13 @@ async def visitor(w: World) -> None:
     await _not_found(
         w,
         'query($id: ID!) { visitor(siteId: $id, id: "visitor-0001") { id } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
 async def events_(w: World) -> None:
     await _not_found(
-        w, "query($id: ID!) { events(siteId: $id) { nodes { id } } }", {"id": w.owner_site["id"]}
+        w, "query($id: ID!) { events(siteId: $id) { nodes { id } } }", {"id": w.owner_site.id}
     )
 
 
@@ -208,13 +207,13 @@ async def event_counts(w: World) -> None:
         w,
         "query($id: ID!) { eventCounts(siteId: $id, range: "
         '{start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"}) { count } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
 async def recompute_signals(w: World) -> None:
     await _not_found(
-        w, "mutation($id: ID!) { recomputeSignals(siteId: $id) }", {"id": w.owner_site["id"]}
+        w, "mutation($id: ID!) { recomputeSignals(siteId: $id) }", {"id": w.owner_site.id}
     )
 
 
@@ -223,7 +222,7 @@ RANGE = '{start: "2026-11-01T00:00:00Z", end: "2026-12-01T00:00:00Z"}'
 
 async def privacy_requests_(w: World) -> None:
     await _not_found(
-        w, "query($id: ID!) { privacyRequests(siteId: $id) { id } }", {"id": w.owner_site["id"]}
+        w, "query($id: ID!) { privacyRequests(siteId: $id) { id } }", {"id": w.owner_site.id}
     )
 
 
@@ -231,7 +230,7 @@ async def privacy_request(w: World) -> None:
     owner_request = await gql(
         w.client,
         'mutation($id: ID!) { exportVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
         token=w.owner,
     )
     request_id = data(owner_request)["exportVisitor"]["id"]
@@ -242,7 +241,7 @@ async def erase_visitor(w: World) -> None:
     await _not_found(
         w,
         'mutation($id: ID!) { eraseVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -250,7 +249,7 @@ async def erase_recordings(w: World) -> None:
     await _not_found(
         w,
         f"mutation($id: ID!) {{ eraseRecordings(siteId: $id, range: {RANGE}) {{ id }} }}",
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -258,7 +257,7 @@ async def export_visitor(w: World) -> None:
     await _not_found(
         w,
         'mutation($id: ID!) { exportVisitor(siteId: $id, visitorId: "visitor-0001") { id } }',
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -267,7 +266,7 @@ async def scan_recordings(w: World) -> None:
         w,
         "mutation($id: ID!) { scanRecordings(siteId: $id, "
         f"range: {RANGE}, redact: true) {{ id }} }}",
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -276,7 +275,7 @@ async def heatmap(w: World) -> None:
         w,
         'query($id: ID!) { heatmap(siteId: $id, url: "/shop.html", '
         f"range: {RANGE}) {{ total }} }}",
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
     )
 
 
@@ -289,7 +288,7 @@ async def _owner_funnel(w: World) -> str:
         w.client,
         "mutation($s: ID!, $d: FunnelDefinitionInput!) "
         '{ createFunnel(siteId: $s, name: "Checkout", definition: $d) { id } }',
-        {"s": w.owner_site["id"], "d": FUNNEL},
+        {"s": w.owner_site.id, "d": FUNNEL},
         token=w.owner,
     )
     funnel_id: str = data(body)["createFunnel"]["id"]
@@ -304,9 +303,7 @@ async def _owner_funnel_name(w: World, funnel_id: str) -> str:
 
 async def funnels_(w: World) -> None:
     await _owner_funnel(w)
-    await _not_found(
-        w, "query($id: ID!) { funnels(siteId: $id) { id } }", {"id": w.owner_site["id"]}
-    )
+    await _not_found(w, "query($id: ID!) { funnels(siteId: $id) { id } }", {"id": w.owner_site.id})
 
 
 async def funnel(w: World) -> None:
@@ -318,7 +315,7 @@ async def funnel_result(w: World) -> None:
         w,
         "query($id: ID!, $d: FunnelDefinitionInput!) "
         f"{{ funnelResult(siteId: $id, definition: $d, range: {RANGE}) {{ totalUnits }} }}",
-        {"id": w.owner_site["id"], "d": FUNNEL},
+        {"id": w.owner_site.id, "d": FUNNEL},
     )
 
 
@@ -327,7 +324,7 @@ async def create_funnel(w: World) -> None:
         w,
         "mutation($id: ID!, $d: FunnelDefinitionInput!) "
         '{ createFunnel(siteId: $id, name: "Mine", definition: $d) { id } }',
-        {"id": w.owner_site["id"], "d": FUNNEL},
+        {"id": w.owner_site.id, "d": FUNNEL},
     )
 
 
@@ -405,11 +402,11 @@ async def _owner_state(w: World) -> dict[str, Any]:
     site = await gql(
         w.client,
         "query($id: ID!) { site(id: $id) { name trackingKey domains } }",
-        {"id": w.owner_site["id"]},
+        {"id": w.owner_site.id},
         token=w.owner,
     )
     keys = await gql(w.client, "{ apiKeys { id } }", token=w.owner)
-    found = await gql(w.client, SESSIONS, {"id": w.owner_site["id"]}, token=w.owner)
+    found = await gql(w.client, SESSIONS, {"id": w.owner_site.id}, token=w.owner)
     return {"site": data(site), "keys": data(keys), "sessions": data(found)}
 
 
@@ -418,17 +415,19 @@ SESSIONS = "query($id: ID!) { sessions(siteId: $id) { nodes { id eventCount } } 
 
 @pytest.mark.parametrize("operation", sorted(ATTEMPTS))
 async def test_intruder_cannot_reach_the_owners_objects(
-    operation: str, client: httpx.AsyncClient
+    operation: str,
+    client: httpx.AsyncClient,
+    site: Site,
+    api_key: MakeApiKey,
+    ingest_recording: IngestRecording,
 ) -> None:
-    owner = await sign_up(client, "owner@example.com")
-    site = await create_site(client, owner, domains=[SHOP_DOMAIN])
-    await send_recording(client, site["trackingKey"], shop_events()[:10])
-    found = data(await gql(client, SESSIONS, {"id": site["id"]}, token=owner))
+    await ingest_recording(site, events=shop_events()[:10])
+    found = data(await gql(client, SESSIONS, {"id": site.id}, token=site.token))
     world = World(
         client=client,
-        owner=owner,
+        owner=site.token,
         owner_site=site,
-        owner_key=await create_key(client, owner, ["SITES_READ"]),
+        owner_key=await api_key(["SITES_READ"]),
         owner_session=found["sessions"]["nodes"][0]["id"],
         intruder=await sign_up(client, "intruder@example.com", name="Intruder"),
     )

@@ -15,8 +15,6 @@ from tests.accounts_helpers import (
     LOG_IN,
     PASSWORD,
     SIGN_UP,
-    create_key,
-    create_site,
     data,
     error_code,
     sign_up,
@@ -24,6 +22,7 @@ from tests.accounts_helpers import (
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Account, MakeApiKey, Site
 
 VIEWER = "{ viewer { id email name createdAt sites { id } } }"
 
@@ -231,31 +230,32 @@ async def test_login_throttling_per_client_address(
 
 
 async def test_delete_account_ends_access_and_records_the_job(
-    client: httpx.AsyncClient, db: Database, settings: Settings
+    client: httpx.AsyncClient,
+    account: Account,
+    site: Site,
+    api_key: MakeApiKey,
+    db: Database,
+    settings: Settings,
 ) -> None:
-    token = await sign_up(client, "leaving@example.com")
-    await create_site(client, token)
-    key = await create_key(client, token, ["SITES_READ"])
+    key = await api_key(["SITES_READ"])
     mutation = "mutation($p: String!) { deleteAccount(password: $p) { id kind status removed } }"
 
     assert (
-        error_code(await gql(client, mutation, {"p": "wrong password!"}, token=token))
+        error_code(await gql(client, mutation, {"p": "wrong password!"}, token=site.token))
         == "UNAUTHENTICATED"
     )
-    request = data(await gql(client, mutation, {"p": PASSWORD}, token=token))["deleteAccount"]
+    request = data(await gql(client, mutation, {"p": PASSWORD}, token=site.token))["deleteAccount"]
     assert request["kind"] == "delete_account"
     assert request["status"] == "pending"
 
-    assert error_code(await gql(client, VIEWER, token=token)) == "UNAUTHENTICATED"
-    assert (
-        error_code(await gql(client, "{ sites { id } }", token=key["secret"])) == "UNAUTHENTICATED"
-    )
+    assert error_code(await gql(client, VIEWER, token=site.token)) == "UNAUTHENTICATED"
+    assert error_code(await gql(client, "{ sites { id } }", token=key.secret)) == "UNAUTHENTICATED"
     assert await db["accounts"].count_documents({}) == 0
     assert await db["auth_tokens"].count_documents({}) == 0
     assert await db["api_keys"].count_documents({}) == 0
     stored = await db["privacy_requests"].find_one({"_id": request["id"]})
     assert stored is not None
-    assert "leaving@example.com" not in str(stored)
+    assert account.email not in str(stored)
 
     await run_worker_burst(settings)
 

@@ -8,6 +8,7 @@ from core.credentials import is_well_formed_api_key
 from storage.database import Database
 from tests.accounts_helpers import create_key, create_site, data, error_code, sign_up
 from tests.graphql_client import gql
+from tests.world_fixtures import Site
 
 SITES = "{ sites { id name } }"
 RENAME = 'mutation($id: ID!) { updateSite(id: $id, changes: {name: "Renamed"}) { name } }'
@@ -38,20 +39,20 @@ async def test_key_is_shown_once_and_stored_only_as_a_hash(
     assert secret not in str(stored)
 
 
-async def test_key_works_within_its_scopes_and_not_outside(client: httpx.AsyncClient) -> None:
-    token = await sign_up(client, "scopes@example.com")
-    site = await create_site(client, token)
-    reader = (await create_key(client, token, ["SITES_READ"]))["secret"]
+async def test_key_works_within_its_scopes_and_not_outside(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    reader = (await create_key(client, site.token, ["SITES_READ"]))["secret"]
 
     assert data(await gql(client, SITES, token=reader))["sites"] == [
-        {"id": site["id"], "name": "Shop"}
+        {"id": site.id, "name": "Shop"}
     ]
-    denied = await gql(client, RENAME, {"id": site["id"]}, token=reader)
+    denied = await gql(client, RENAME, {"id": site.id}, token=reader)
     assert error_code(denied) == "FORBIDDEN"
     assert denied["errors"][0]["message"] == "This API key lacks the scope 'sites:write'."
 
-    writer = (await create_key(client, token, ["SITES_READ", "SITES_WRITE"]))["secret"]
-    assert data(await gql(client, RENAME, {"id": site["id"]}, token=writer)) == {
+    writer = (await create_key(client, site.token, ["SITES_READ", "SITES_WRITE"]))["secret"]
+    assert data(await gql(client, RENAME, {"id": site.id}, token=writer)) == {
         "updateSite": {"name": "Renamed"}
     }
 

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from core import codec
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import create_site, sign_up
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import batch_body, post_batch, shop_events
 from tests.recording_helpers import run_job
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site
 from workers.queue import Job
 
 FIRST_CLICK_MS = 411  # after the recording's first event
@@ -99,15 +99,18 @@ async def _signals(db: Database, session_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("shape", PAYLOADS)
 async def test_rrweb_error_events_count_like_the_errors_array(
-    shape: str, client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
+    shape: str,
+    client: httpx.AsyncClient,
+    site: Site,
+    db: Database,
+    settings: Settings,
+    redis: Redis,
 ) -> None:
     payload, carries = PAYLOADS[shape]
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     events = shop_events()
     errors = [{**ERROR, "timestamp": at} for at in _errors_at(events)]
-    await _send(client, site["trackingKey"], "by-errors-array", events=events, errors=errors)
-    await _send(client, site["trackingKey"], "by-rrweb-event", events=_as_rrweb(events, payload))
+    await _send(client, site.tracking_key, "by-errors-array", events=events, errors=errors)
+    await _send(client, site.tracking_key, "by-rrweb-event", events=_as_rrweb(events, payload))
 
     from_array = await _stored_errors(db, "by-errors-array")
     from_rrweb = await _stored_errors(db, "by-rrweb-event")
@@ -119,7 +122,7 @@ async def test_rrweb_error_events_count_like_the_errors_array(
 
     await run_worker_burst(settings)
     for session_id in ["by-errors-array", "by-rrweb-event"]:
-        await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], session_id)
+        await run_job(settings, redis, Job.COMPACT_SESSION, site.id, session_id)
     derived = await _derived(db, "by-errors-array")
     assert {e["kind"] for e in derived} == {"error", "error_click"}
     assert await _derived(db, "by-rrweb-event") == derived

@@ -21,13 +21,13 @@ async def _compact(db: Database, site_id: str, **kwargs: Any) -> compaction.Comp
 async def test_replay_after_compaction_is_identical(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client)
-    before = await replay(client, token, site["id"])
+    site = await shop_session(client)
+    before = await replay(client, site.token, site.id)
     assert (await counts(db))["recording_chunks"] == 8
 
-    await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], "session-0001")
+    await run_job(settings, redis, Job.COMPACT_SESSION, site.id, "session-0001")
 
-    assert await replay(client, token, site["id"]) == before
+    assert await replay(client, site.token, site.id) == before
     stored = await counts(db)
     assert stored["recording_chunks"] == 0
     assert stored["recording_parts"] == 1
@@ -44,21 +44,21 @@ async def test_replay_after_compaction_is_identical(
 async def test_parts_stay_under_the_size_bound(
     client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token, site = await shop_session(client, batch_size=5)
-    before = await replay(client, token, site["id"])
-    report = await _compact(db, site["id"], limits=compaction.CompactionLimits(part_bytes=2000))
+    site = await shop_session(client, batch_size=5)
+    before = await replay(client, site.token, site.id)
+    report = await _compact(db, site.id, limits=compaction.CompactionLimits(part_bytes=2000))
     assert report.parts_written > 1
     async for part in db["recording_parts"].find({}):
         assert part["size"] < 2000 + 16_000  # the bound plus at most one chunk
-    assert await replay(client, token, site["id"]) == before
+    assert await replay(client, site.token, site.id) == before
 
 
 @pytest.mark.parametrize("failing_step", ["mark_verified", "delete_chunks"])
 async def test_a_crash_at_any_step_loses_and_duplicates_nothing(
     client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch, failing_step: str
 ) -> None:
-    token, site = await shop_session(client)
-    before = await replay(client, token, site["id"])
+    site = await shop_session(client)
+    before = await replay(client, site.token, site.id)
 
     async def crash(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError(f"worker died during {failing_step}")
@@ -67,13 +67,13 @@ async def test_a_crash_at_any_step_loses_and_duplicates_nothing(
     with monkeypatch.context() as patch:
         patch.setattr(target, failing_step, crash)
         with pytest.raises(ConnectionError):
-            await _compact(db, site["id"])
-    assert await replay(client, token, site["id"]) == before
+            await _compact(db, site.id)
+    assert await replay(client, site.token, site.id) == before
     assert (await counts(db))["recording_parts"] == 1
 
-    report = await _compact(db, site["id"])
+    report = await _compact(db, site.id)
     assert report.status == "done"
-    assert await replay(client, token, site["id"]) == before
+    assert await replay(client, site.token, site.id) == before
     stored = await counts(db)
     assert stored["recording_chunks"] == 0
     assert stored["recording_parts"] == 1
@@ -82,8 +82,8 @@ async def test_a_crash_at_any_step_loses_and_duplicates_nothing(
 async def test_a_corrupt_unverified_part_is_rebuilt(
     client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token, site = await shop_session(client)
-    before = await replay(client, token, site["id"])
+    site = await shop_session(client)
+    before = await replay(client, site.token, site.id)
 
     async def crash(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("worker died")
@@ -91,53 +91,53 @@ async def test_a_corrupt_unverified_part_is_rebuilt(
     with monkeypatch.context() as patch:
         patch.setattr(compaction.parts, "mark_verified", crash)
         with pytest.raises(ConnectionError):
-            await _compact(db, site["id"])
+            await _compact(db, site.id)
     await db["recording_parts"].update_one({}, {"$set": {"data": b"\x28\xb5\x2f\xfd garbage"}})
-    assert await replay(client, token, site["id"]) == before
+    assert await replay(client, site.token, site.id) == before
 
-    await _compact(db, site["id"])
-    assert await replay(client, token, site["id"]) == before
+    await _compact(db, site.id)
+    assert await replay(client, site.token, site.id) == before
     assert (await counts(db))["recording_chunks"] == 0
 
 
 async def test_two_workers_compacting_one_session_make_one_set_of_parts(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    token, site = await shop_session(client)
-    before = await replay(client, token, site["id"])
-    reports = await asyncio.gather(*(_compact(db, site["id"]) for _ in range(4)))
+    site = await shop_session(client)
+    before = await replay(client, site.token, site.id)
+    reports = await asyncio.gather(*(_compact(db, site.id) for _ in range(4)))
     assert sum(r.parts_written for r in reports) == 1
     assert {r.status for r in reports} <= {"done", "busy"}
-    assert await replay(client, token, site["id"]) == before
+    assert await replay(client, site.token, site.id) == before
     assert (await counts(db))["recording_parts"] == 1
 
 
 async def test_a_late_chunk_is_kept_and_compacted_later(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    token, site = await shop_session(client)
-    await _compact(db, site["id"])
+    site = await shop_session(client)
+    await _compact(db, site.id)
     late = shop_events()[-3:]
     late = [{**e, "timestamp": e["timestamp"] + 60_000} for e in late]
-    response = await post_batch(client, batch_body(site["trackingKey"], late, seq=8))
+    response = await post_batch(client, batch_body(site.tracking_key, late, seq=8))
     assert response.status_code == 200
-    with_late = await replay(client, token, site["id"])
+    with_late = await replay(client, site.token, site.id)
     assert with_late[-3:] == late
     assert (await counts(db))["recording_chunks"] == 1
 
-    await _compact(db, site["id"])
-    assert await replay(client, token, site["id"]) == with_late
+    await _compact(db, site.id)
+    assert await replay(client, site.token, site.id) == with_late
     assert await counts(db) == {**await counts(db), "recording_chunks": 0, "recording_parts": 2}
 
 
 async def test_only_processed_chunks_are_compacted_while_live(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    token, site = await shop_session(client)
-    seqs = [c["seq"] for c in await recordings.session_chunks(db, site["id"], "session-0001")]
-    await recordings.mark_processed(db, site["id"], "session-0001", seqs[:5])
-    report = await _compact(db, site["id"], only_processed=True)
+    site = await shop_session(client)
+    seqs = [c["seq"] for c in await recordings.session_chunks(db, site.id, "session-0001")]
+    await recordings.mark_processed(db, site.id, "session-0001", seqs[:5])
+    report = await _compact(db, site.id, only_processed=True)
     assert report.chunks_removed == 5
     assert (await counts(db))["recording_chunks"] == 3
-    node = await session_node(client, token, site["id"])
+    node = await session_node(client, site.token, site.id)
     assert node["replayable"] is True

@@ -26,9 +26,10 @@ from storage import sessions
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key, visitor_key
-from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.accounts_helpers import data, error_code
 from tests.events_helpers import store_derived
 from tests.graphql_client import gql
+from tests.world_fixtures import new_site
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 RANGE = '{start: "2026-03-01T00:00:00Z", end: "2026-03-09T00:00:00Z"}'
@@ -118,8 +119,8 @@ def _connection(body: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, 
 @pytest_asyncio.fixture
 async def site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]:
     """A site with SESSIONS sessions of one visitor, each with two page views."""
-    token = await sign_up(client, "cursors@example.com")
-    site_id: str = (await create_site(client, token))["id"]
+    made = await new_site(client)
+    token, site_id = made.token, made.id
     await db["visitors"].insert_one(
         {"_id": visitor_key(site_id, VISITOR), "site_id": site_id, "visitor_id": VISITOR,
          "first_seen_at": T0, "last_seen_at": T0 + timedelta(hours=SESSIONS)}

@@ -13,9 +13,10 @@ from storage import heatmaps
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key
-from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.accounts_helpers import data, error_code
 from tests.events_helpers import store_derived
 from tests.graphql_client import gql
+from tests.world_fixtures import new_site
 from workers.extraction.selector import element_path, selector_of
 from workers.heatmap_rollup import add_click
 
@@ -126,13 +127,12 @@ class Consumers:
 async def consumers_of(
     client: httpx.AsyncClient, db: Database, email: str, events: dict[int, dict[str, Any]]
 ) -> Consumers:
-    token = await sign_up(client, email)
-    site = await create_site(client, token)
+    site = await new_site(client, email, domains=["shop.example"])
     increments = heatmaps.Increments()
     for node_id, fields in events.items():
         session = f"s{node_id}"
-        key = session_key(site["id"], session)
-        base = {"site_id": site["id"], "session_id": session, "visitor_id": f"v{node_id}"}
+        key = session_key(site.id, session)
+        base = {"site_id": site.id, "session_id": session, "visitor_id": f"v{node_id}"}
         await db["sessions"].insert_one(
             {**base, "_id": key, "started_at": T0, "last_activity_at": T0 + timedelta(seconds=1)}
         )
@@ -140,9 +140,9 @@ async def consumers_of(
         view = event_document({"_id": f"{key}:pv", **base}, {"kind": "page_view", "url": URL}, ms)
         click = event_document({"_id": f"{key}:c", **base}, {"kind": "click", **fields}, ms + 500)
         await store_derived(db, [view, click])
-        add_click(increments, {"_id": site["id"]}, "desktop", click)
+        add_click(increments, {"_id": site.id}, "desktop", click)
     await heatmaps.apply(db, increments)
-    return Consumers(client, token, site["id"])
+    return Consumers(client, site.token, site.id)
 
 
 def _how(how: str | None) -> dict[str, str]:

@@ -17,12 +17,13 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import PASSWORD, create_site, data, sign_up
+from tests.accounts_helpers import PASSWORD, data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import send_recording, shop_events
 from tests.leftovers import mentions
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site, new_site
 from workers import privacy
 from workers.queue import JobQueue
 
@@ -38,7 +39,7 @@ class World:
     settings: Settings
     redis: Redis
     token: str
-    site: dict[str, Any]
+    site: Site
     account_id: str
 
     async def mutate(self, query: str, **variables: Any) -> dict[str, Any]:
@@ -55,24 +56,23 @@ class World:
 async def _world(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> World:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    viewer = data(await gql(client, "{ viewer { id } }", token=token))["viewer"]
+    site = await new_site(client)
+    viewer = data(await gql(client, "{ viewer { id } }", token=site.token))["viewer"]
     recorded = shop_events()
     sends = [(ERASED_SESSIONS[0], ERASED_VISITOR, 0), (ERASED_SESSIONS[1], ERASED_VISITOR, 3600)]
     sends.append(("session-bbbb-1", KEPT_VISITOR, 7200))
     for session_id, visitor_id, shift_s in sends:
         events = [{**e, "timestamp": e["timestamp"] + shift_s * 1000} for e in recorded]
         await send_recording(
-            client, site["trackingKey"], events, session_id=session_id, visitor_id=visitor_id
+            client, site.tracking_key, events, session_id=session_id, visitor_id=visitor_id
         )
     await run_worker_burst(settings)
-    return World(client, db, settings, redis, token, site, viewer["id"])
+    return World(client, db, settings, redis, site.token, site, viewer["id"])
 
 
 async def _erase_visitor(w: World) -> list[str]:
     query = "mutation($s: ID!, $v: String!) { eraseVisitor(siteId: $s, visitorId: $v) { id } }"
-    await w.mutate(query, s=w.site["id"], v=ERASED_VISITOR)
+    await w.mutate(query, s=w.site.id, v=ERASED_VISITOR)
     await run_worker_burst(w.settings)
     return [ERASED_VISITOR, *ERASED_SESSIONS]
 
@@ -82,15 +82,15 @@ async def _erase_recordings(w: World) -> list[str]:
     window = {"start": (start - timedelta(minutes=1)).isoformat()}
     window["end"] = (start + timedelta(minutes=90)).isoformat()  # both sessions of the visitor
     query = "mutation($s: ID!, $r: TimeRange!) { eraseRecordings(siteId: $s, range: $r) { id } }"
-    await w.mutate(query, s=w.site["id"], r=window)
+    await w.mutate(query, s=w.site.id, r=window)
     await run_worker_burst(w.settings)
     return ERASED_SESSIONS  # the visitor record stays: only recordings were asked
 
 
 async def _retention(w: World) -> list[str]:
     query = "mutation($s: ID!) { updateSite(id: $s, changes: {retentionDays: 1}) { id } }"
-    await w.mutate(query, s=w.site["id"])
-    await receive_earlier(w.db, timedelta(days=1, hours=1), site_id=w.site["id"])
+    await w.mutate(query, s=w.site.id)
+    await receive_earlier(w.db, timedelta(days=1, hours=1), site_id=w.site.id)
     queue = JobQueue(w.redis, w.settings.SIGHTLINE_QUEUE_NAME)
     assert await privacy.schedule_retention(w.db, queue) == 1
     await run_worker_burst(w.settings)
@@ -98,15 +98,15 @@ async def _retention(w: World) -> list[str]:
 
 
 async def _delete_site(w: World) -> list[str]:
-    await w.mutate("mutation($s: ID!) { deleteSite(siteId: $s) { id } }", s=w.site["id"])
+    await w.mutate("mutation($s: ID!) { deleteSite(siteId: $s) { id } }", s=w.site.id)
     await run_worker_burst(w.settings)
-    return [w.site["id"], ERASED_VISITOR, KEPT_VISITOR, *ERASED_SESSIONS]
+    return [w.site.id, ERASED_VISITOR, KEPT_VISITOR, *ERASED_SESSIONS]
 
 
 async def _delete_account(w: World) -> list[str]:
     await w.mutate("mutation($p: String!) { deleteAccount(password: $p) { id } }", p=PASSWORD)
     await run_worker_burst(w.settings)
-    return [w.account_id, "owner@example.com", w.site["id"], ERASED_VISITOR, *ERASED_SESSIONS]
+    return [w.account_id, "owner@example.com", w.site.id, ERASED_VISITOR, *ERASED_SESSIONS]
 
 
 ERASURES: dict[str, Callable[[World], Awaitable[list[str]]]] = {
@@ -127,7 +127,7 @@ async def test_an_erasure_leaves_nothing_of_its_subject_in_any_collection(
 ) -> None:
     w = await _world(client, db, settings, redis)
     query = "mutation($s: ID!, $v: String!) { exportVisitor(siteId: $s, visitorId: $v) { id } }"
-    export = await w.mutate(query, s=w.site["id"], v=ERASED_VISITOR)
+    export = await w.mutate(query, s=w.site.id, v=ERASED_VISITOR)
     await run_worker_burst(settings)
     link = (await w.export_request(export["id"]))["downloadUrl"]
     path = link.removeprefix("http://sightline.test")
@@ -149,9 +149,9 @@ async def test_an_export_finished_after_its_visitor_was_erased_is_withdrawn(
     # (both jobs run at once); the export then finds the tombstone and removes itself.
     w = await _world(client, db, settings, redis)
     query = "mutation($s: ID!, $v: String!) { exportVisitor(siteId: $s, visitorId: $v) { id } }"
-    export = await w.mutate(query, s=w.site["id"], v=ERASED_VISITOR)
+    export = await w.mutate(query, s=w.site.id, v=ERASED_VISITOR)
     erase = "mutation($s: ID!, $v: String!) { eraseVisitor(siteId: $s, visitorId: $v) { id } }"
-    erasure = await w.mutate(erase, s=w.site["id"], v=ERASED_VISITOR)
+    erasure = await w.mutate(erase, s=w.site.id, v=ERASED_VISITOR)
     await privacy.run_privacy_request(db, settings.secret_key, erasure["id"])
     await privacy.run_privacy_request(db, settings.secret_key, export["id"])
 

@@ -47,11 +47,12 @@ from graph.limits import Limits
 from graph.schema import build_schema, schema
 from scripts.local_services import Service
 from service.access import ANYONE
-from tests.accounts_helpers import create_site, sign_up
+from tests.accounts_helpers import sign_up
 from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.test_graphql_limits import ProbeQuery
+from tests.world_fixtures import new_site
 
 HUGE = "<huge integer>"  # a placeholder: json cannot write a 5,000-digit int itself
 HUGE_DIGITS = "1" + "0" * 4999
@@ -74,9 +75,8 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    token = await sign_up(client, "boundary@example.com")
-    site = await create_site(client, token)
-    return World(client, token, site["id"])
+    site = await new_site(client, "boundary@example.com", domains=["shop.example"])
+    return World(client, site.token, site.id)
 
 
 # --- values for GraphQL input types, built from the schema ------------------------------

@@ -12,6 +12,7 @@ from tests.graphql_client import gql
 from tests.ingest_helpers import TYPED_EMAIL, batch_body, post_batch, shop_events
 from tests.recording_helpers import counts, run_job, session_node, shop_session
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site
 from workers import processing
 from workers.queue import Job, JobQueue
 from workers.recording_jobs import sweep_recordings
@@ -32,19 +33,17 @@ async def _events(
     return list(reversed(nodes))
 
 
-async def _processed_shop(
-    client: httpx.AsyncClient, settings: Settings
-) -> tuple[str, dict[str, Any]]:
-    token, site = await shop_session(client)
+async def _processed_shop(client: httpx.AsyncClient, settings: Settings) -> Site:
+    site = await shop_session(client)
     await run_worker_burst(settings)
-    return token, site
+    return site
 
 
 async def test_the_real_recording_yields_its_clicks_rage_click_inputs_and_scroll(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _processed_shop(client, settings)
-    clicks = await _events(client, token, site["id"], kinds=["CLICK"])
+    site = await _processed_shop(client, settings)
+    clicks = await _events(client, site.token, site.id, kinds=["CLICK"])
     described = [(c["selector"], c["text"]) for c in clicks]
     assert any(
         sel and sel.endswith("button.add") and text == "Add to cart" for sel, text in described
@@ -56,30 +55,30 @@ async def test_the_real_recording_yields_its_clicks_rage_click_inputs_and_scroll
     nav = next(c for c in clicks if c["selector"] and c["selector"].startswith("a#nav-"))
     assert nav["href"].startswith("http://127.0.0.1:37047/")
 
-    [rage] = await _events(client, token, site["id"], kinds=["RAGE_CLICK"])
+    [rage] = await _events(client, site.token, site.id, kinds=["RAGE_CLICK"])
     assert rage["selector"] == "div#promo.banner"
     assert rage["count"] == 4
     assert rage["signalsVersion"] == 1
 
-    inputs = await _events(client, token, site["id"], kinds=["INPUT"])
+    inputs = await _events(client, site.token, site.id, kinds=["INPUT"])
     assert [(i["selector"], i["fieldType"]) for i in inputs][:2] == [
         ("input#email", "email"),
         ("input#pw", "password"),
     ]
-    [scroll] = await _events(client, token, site["id"], kinds=["SCROLL"])
+    [scroll] = await _events(client, site.token, site.id, kinds=["SCROLL"])
     assert scroll["depthPx"] > 800
 
-    everything = str(await _events(client, token, site["id"]))
+    everything = str(await _events(client, site.token, site.id))
     assert TYPED_EMAIL not in everything
-    node = await session_node(client, token, site["id"])
+    node = await session_node(client, site.token, site.id)
     assert node["incomplete"] is None
     summary = data(
         await gql(
             client,
             "query($s: ID!) { sessions(siteId: $s) "
             "{ nodes { clickCount rageClickCount frustrated } } }",
-            {"s": site["id"]},
-            token=token,
+            {"s": site.id},
+            token=site.token,
         )
     )
     assert summary["sessions"]["nodes"][0]["rageClickCount"] == 1
@@ -90,33 +89,31 @@ async def test_the_real_recording_yields_its_clicks_rage_click_inputs_and_scroll
 async def test_processing_twice_yields_each_event_once(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    _, site = await _processed_shop(client, settings)
+    site = await _processed_shop(client, settings)
     live = await db["events"].count_documents({})
-    await processing.process_session(db, site["id"], "session-0001", final=True)
+    await processing.process_session(db, site.id, "session-0001", final=True)
     final = await db["events"].count_documents({})
     assert final == live + 1, "the final run decides the banner's dead click"
     for _ in range(2):
-        await processing.process_session(
-            db, site["id"], "session-0001", final=True, from_start=True
-        )
+        await processing.process_session(db, site.id, "session-0001", final=True, from_start=True)
         assert await db["events"].count_documents({}) == final
 
 
 async def test_events_survive_compaction_unchanged(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _processed_shop(client, settings)
-    await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], "session-0001")
-    before = await _events(client, token, site["id"])
+    site = await _processed_shop(client, settings)
+    await run_job(settings, redis, Job.COMPACT_SESSION, site.id, "session-0001")
+    before = await _events(client, site.token, site.id)
     assert (await counts(db))["recording_chunks"] == 0
-    await processing.process_session(db, site["id"], "session-0001", final=True, from_start=True)
-    assert await _events(client, token, site["id"]) == before
+    await processing.process_session(db, site.id, "session-0001", final=True, from_start=True)
+    assert await _events(client, site.token, site.id) == before
 
 
 async def test_sessions_can_be_filtered_by_frustration(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _processed_shop(client, settings)
+    site = await _processed_shop(client, settings)
     query = (
         "query($s: ID!, $f: SessionFilter) "
         "{ sessions(siteId: $s, filter: $f) { nodes { sessionId } } }"
@@ -127,51 +124,51 @@ async def test_sessions_can_be_filtered_by_frustration(
         ({"frustrated": True}, 1),
         ({"hasErrors": True}, 0),
     ]:
-        body = data(await gql(client, query, {"s": site["id"], "f": flt}, token=token))
+        body = data(await gql(client, query, {"s": site.id, "f": flt}, token=site.token))
         assert len(body["sessions"]["nodes"]) == expected, flt
 
 
 async def test_tuned_thresholds_change_history_after_recompute(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _processed_shop(client, settings)
-    assert len(await _events(client, token, site["id"], kinds=["RAGE_CLICK"])) == 1
+    site = await _processed_shop(client, settings)
+    assert len(await _events(client, site.token, site.id, kinds=["RAGE_CLICK"])) == 1
     mutation = """mutation($id: ID!) {
       updateSite(id: $id, changes: {signals: {rageClickCount: 5}}) {
         signals { version rageClickCount } } }"""
-    changed = data(await gql(client, mutation, {"id": site["id"]}, token=token))
+    changed = data(await gql(client, mutation, {"id": site.id}, token=site.token))
     assert changed["updateSite"]["signals"] == {"version": 2, "rageClickCount": 5}
     assert data(
         await gql(
             client,
             "mutation($id: ID!) { recomputeSignals(siteId: $id) }",
-            {"id": site["id"]},
-            token=token,
+            {"id": site.id},
+            token=site.token,
         )
     ) == {"recomputeSignals": True}
     await run_worker_burst(settings)
-    assert await _events(client, token, site["id"], kinds=["RAGE_CLICK"]) == []
+    assert await _events(client, site.token, site.id, kinds=["RAGE_CLICK"]) == []
 
     back = """mutation($id: ID!) {
       updateSite(id: $id, changes: {signals: {rageClickCount: 4}}) { id } }"""
-    data(await gql(client, back, {"id": site["id"]}, token=token))
+    data(await gql(client, back, {"id": site.id}, token=site.token))
     data(
         await gql(
             client,
             "mutation($id: ID!) { recomputeSignals(siteId: $id) }",
-            {"id": site["id"]},
-            token=token,
+            {"id": site.id},
+            token=site.token,
         )
     )
     await run_worker_burst(settings)
-    [rage] = await _events(client, token, site["id"], kinds=["RAGE_CLICK"])
+    [rage] = await _events(client, site.token, site.id, kinds=["RAGE_CLICK"])
     assert rage["signalsVersion"] == 3
     bad = await gql(
         client,
         """mutation($id: ID!) {
           updateSite(id: $id, changes: {signals: {rageClickCount: 1}}) { id } }""",
-        {"id": site["id"]},
-        token=token,
+        {"id": site.id},
+        token=site.token,
     )
     assert "rage_click_count must be between 2 and 100" in bad["errors"][0]["message"]
 
@@ -179,14 +176,14 @@ async def test_tuned_thresholds_change_history_after_recompute(
 async def test_gaps_and_missing_snapshots_are_recorded_not_served_blank(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client, events=shop_events()[:30], batch_size=10)
-    await post_batch(client, batch_body(site["trackingKey"], shop_events()[40:50], seq=4))
+    site = await shop_session(client, events=shop_events()[:30], batch_size=10)
+    await post_batch(client, batch_body(site.tracking_key, shop_events()[40:50], seq=4))
     await run_worker_burst(settings)
-    node = await session_node(client, token, site["id"])
+    node = await session_node(client, site.token, site.id)
     assert node["incomplete"] == "missing batches: 3"
     assert node["replayable"] is True
 
-    other = batch_body(site["trackingKey"], shop_events()[10:20], session_id="session-nosnap")
+    other = batch_body(site.tracking_key, shop_events()[10:20], session_id="session-nosnap")
     await post_batch(client, other)
     await run_worker_burst(settings)
     query = """query($s: ID!) {
@@ -194,7 +191,9 @@ async def test_gaps_and_missing_snapshots_are_recorded_not_served_blank(
         nodes { sessionId incomplete replayUrl } } }"""
     nodes = {
         n["sessionId"]: n
-        for n in data(await gql(client, query, {"s": site["id"]}, token=token))["sessions"]["nodes"]
+        for n in data(await gql(client, query, {"s": site.id}, token=site.token))["sessions"][
+            "nodes"
+        ]
     }
     assert nodes["session-nosnap"]["incomplete"] == "the first stored batch has no full snapshot"
     assert nodes["session-nosnap"]["replayUrl"] is None
@@ -203,14 +202,14 @@ async def test_gaps_and_missing_snapshots_are_recorded_not_served_blank(
 async def test_event_counts_per_day(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _processed_shop(client, settings)
+    site = await _processed_shop(client, settings)
     query = """query($s: ID!) { eventCounts(siteId: $s, interval: DAY,
         range: {start: "2026-11-28T00:00:00Z", end: "2026-11-30T00:00:00Z"}) {
           kind bucketStart count } }"""
-    rows = data(await gql(client, query, {"s": site["id"]}, token=token))["eventCounts"]
+    rows = data(await gql(client, query, {"s": site.id}, token=site.token))["eventCounts"]
     by_kind = {r["kind"]: r["count"] for r in rows}
     assert by_kind["RAGE_CLICK"] == 1
-    assert by_kind["CLICK"] == len(await _events(client, token, site["id"], kinds=["CLICK"]))
+    assert by_kind["CLICK"] == len(await _events(client, site.token, site.id, kinds=["CLICK"]))
     assert {r["bucketStart"] for r in rows} == {"2026-11-29T00:00:00+00:00"}
 
 
@@ -249,9 +248,9 @@ async def test_a_batch_that_arrives_while_its_session_is_processed_gets_its_own_
     """The API cannot queue a run for a session whose job is running (arq refuses a job id
     it still knows): whenever in the run the batch lands, the workers queue the next run
     themselves, rather than leave the batch to the outbox sweep a minute or more later."""
-    _, site = await shop_session(client)
+    site = await shop_session(client)
     events = shop_events()
-    late = batch_body(site["trackingKey"], events[-10:], seq=len(events) // 10 + 1)
+    late = batch_body(site.tracking_key, events[-10:], seq=len(events) // 10 + 1)
     original = getattr(processing, ARRIVALS[arrives])
     sent: list[int] = []
 

@@ -19,13 +19,15 @@ from core.config import Settings
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key
-from tests.accounts_helpers import create_key, create_site, data, error_code, sign_up
+from tests.accounts_helpers import create_key, create_site, data, error_code
+from tests.conftest import serve
 from tests.events_helpers import store_derived
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.ingest_helpers import send_recording as send_shop_recording
 from tests.recording_helpers import shop_session
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site, new_site
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 RANGE = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-09T00:00:00Z"}
@@ -185,9 +187,8 @@ class Shop:
 
 @pytest_asyncio.fixture
 async def shop(client: httpx.AsyncClient, db: Database) -> Shop:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token)
-    return Shop(client, db, token, site["id"])
+    site = await new_site(client, domains=["shop.example"])
+    return Shop(client, db, site.token, site.id)
 
 
 def entered(result: dict[str, Any]) -> list[int]:
@@ -432,11 +433,16 @@ async def test_results_per_request_are_bounded(shop: Shop) -> None:
 
 
 async def test_a_computation_over_its_time_budget_stops_with_a_message(
-    shop: Shop, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, db: Database, redis: Redis
 ) -> None:
-    await shop.session("s-converts", converts())
-    monkeypatch.setattr("graph.funnel_results.COMPUTE_BUDGET_S", -1.0)
-    body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
+    # A budget spent before it starts (below what the setting accepts: model_copy does not
+    # validate), so the answer never depends on how fast the machine is.
+    spent = settings.model_copy(update={"SIGHTLINE_FUNNEL_COMPUTE_BUDGET_S": 0.0})
+    async with serve(spent) as client:
+        site = await new_site(client)
+        shop = Shop(client, db, site.token, site.id)
+        await shop.session("s-converts", converts())
+        body = await shop.ask(RESULT, {"d": CHECKOUT, "r": RANGE})
     assert error_code(body) == "QUERY_TIMEOUT"
     assert body["errors"][0]["message"] == (
         "The funnel took too long to compute; narrow the range or add filters."
@@ -575,10 +581,10 @@ SHOP_FUNNEL = {
 async def test_a_funnel_over_the_two_pages_of_a_real_recording(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client)  # 8 batches, seq 0 to 7
-    deals_at = await visit_deals(client, site["trackingKey"], 8, "session-0001", "visitor-0001")
+    site = await shop_session(client)  # 8 batches, seq 0 to 7
+    deals_at = await visit_deals(client, site.tracking_key, 8, "session-0001", "visitor-0001")
     await run_worker_burst(settings)
-    shop = Shop(client, db, token, site["id"])
+    shop = Shop(client, db, site.token, site.id)
     created = data(await shop.ask(CREATE, {"n": "Shop to deals", "d": SHOP_FUNNEL}))
     saved_result = f"""query($id: ID!, $r: TimeRange!, $u: FunnelUnit) {{
       funnel(id: $id) {{ result(range: $r, unit: $u) {{ {RESULT_FIELDS} }} }} }}"""
@@ -594,17 +600,15 @@ async def test_a_funnel_over_the_two_pages_of_a_real_recording(
 
 
 async def test_dropped_sessions_page_by_keyset_with_replay_links(
-    client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
+    client: httpx.AsyncClient, site: Site, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    key = site["trackingKey"]
+    key = site.tracking_key
     for name in ("session-conv", "session-bbbb", "session-aaaa"):
         visitor = name.replace("session", "visitor")
         await send_shop_recording(client, key, shop_events(), session_id=name, visitor_id=visitor)
     await visit_deals(client, key, 4, "session-conv", "visitor-conv")  # after 4 batches of 20
     await run_worker_burst(settings)
-    shop = Shop(client, db, token, site["id"])
+    shop = Shop(client, db, site.token, site.id)
 
     variables: dict[str, Any] = {"d": SHOP_FUNNEL, "r": SHOP_RANGE, "first": 1}
     steps = data(await shop.ask(DROPPED, variables))["funnelResult"]["steps"]

@@ -33,11 +33,12 @@ from schemathesis.graphql import nodes
 from core.config import Settings
 from graph.schema import schema as served_schema
 from storage.database import Database
-from tests.accounts_helpers import PASSWORD, create_key, create_site, data, sign_up
+from tests.accounts_helpers import PASSWORD, create_key, data
 from tests.app_helpers import make_app
 from tests.graphql_client import gql
 from tests.ingest_helpers import send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 
 EXPLORE = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "0"))
 ALL_SCOPES = [
@@ -113,21 +114,20 @@ class World:
 @pytest_asyncio.fixture
 async def world(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[World]:
     async with LiveApi(settings) as api, httpx.AsyncClient(base_url=api.url, timeout=30) as c:
-        token = await sign_up(c, "fuzz@example.com")
-        site = await create_site(c, token, domains=["127.0.0.1:37047"])
-        await send_recording(c, site["trackingKey"], shop_events(), batch_size=200)
+        site = await new_site(c, "fuzz@example.com")
+        await send_recording(c, site.tracking_key, shop_events(), batch_size=200)
         await run_worker_burst(settings)
-        session = data(await gql(c, SESSIONS, {"s": site["id"]}, token=token))["sessions"]
-        funnel = data(await gql(c, CREATE_FUNNEL, {"s": site["id"]}, token=token))
-        request = data(await gql(c, EXPORT, {"s": site["id"]}, token=token))
-        spare = await create_key(c, token, ["SITES_READ"], name="spare")
-        key = await create_key(c, token, ALL_SCOPES, site_ids=[site["id"]])
-        viewer = data(await gql(c, "{ viewer { id } }", token=token))["viewer"]
+        session = data(await gql(c, SESSIONS, {"s": site.id}, token=site.token))["sessions"]
+        funnel = data(await gql(c, CREATE_FUNNEL, {"s": site.id}, token=site.token))
+        request = data(await gql(c, EXPORT, {"s": site.id}, token=site.token))
+        spare = await create_key(c, site.token, ["SITES_READ"], name="spare")
+        key = await create_key(c, site.token, ALL_SCOPES, site_ids=[site.id])
+        viewer = data(await gql(c, "{ viewer { id } }", token=site.token))["viewer"]
         node = session["nodes"][0]
-        ids = [site["id"], node["id"], funnel["createFunnel"]["id"], viewer["id"]]
+        ids = [site.id, node["id"], funnel["createFunnel"]["id"], viewer["id"]]
         ids += [request["exportVisitor"]["id"], spare["apiKey"]["id"]]
         strings = [node["visitorId"], node["sessionId"], "fuzz@example.com", PASSWORD]
-        yield World(api.url, token, key["secret"], ids, strings)
+        yield World(api.url, site.token, key["secret"], ids, strings)
 
 
 OFFSETS = st.none() | st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(

@@ -33,7 +33,8 @@ from tests.accounts_helpers import CREATE_SITE, create_site, data, sign_up
 from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import shop_events
+from tests.world_fixtures import IngestRecording, Site
 
 
 @strawberry.type
@@ -318,33 +319,29 @@ query($site: ID!, $after: DateTime!) {
 }"""
 
 
-async def test_a_range_may_mix_times_with_and_without_offset(client: httpx.AsyncClient) -> None:
-    token = await sign_up(client, "mixed@example.com")
-    site = await create_site(client, token)
-    variables = {"site": site["id"], "start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00Z"}
-    body = await gql(client, EVENT_COUNTS, variables, token=token)
+async def test_a_range_may_mix_times_with_and_without_offset(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    variables = {"site": site.id, "start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00Z"}
+    body = await gql(client, EVENT_COUNTS, variables, token=site.token)
     assert body == {"data": {"eventCounts": []}}
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 async def test_a_time_outside_the_calendar_in_utc_is_refused(
-    client: httpx.AsyncClient, moment: str
+    client: httpx.AsyncClient, site: Site, moment: str
 ) -> None:
-    token = await sign_up(client, "edge@example.com")
-    site = await create_site(client, token)
-    body = await gql(client, SESSIONS_AFTER, {"site": site["id"], "after": moment}, token=token)
+    body = await gql(client, SESSIONS_AFTER, {"site": site.id, "after": moment}, token=site.token)
     message = body["errors"][0]["message"]
     assert "It falls outside the years 1 to 9999 in UTC." in message
     assert moment in message
 
 
 async def test_a_malformed_datetime_variable_is_the_callers_error(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
-    token = await sign_up(client, "malformed@example.com")
-    site = await create_site(client, token)
     body = await gql(
-        client, SESSIONS_AFTER, {"site": site["id"], "after": "yesterday"}, token=token
+        client, SESSIONS_AFTER, {"site": site.id, "after": "yesterday"}, token=site.token
     )
     assert 'Value cannot represent a DateTime: "yesterday"' in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
@@ -408,16 +405,14 @@ def test_every_list_field_is_paged_or_bounded() -> None:
 
 
 async def test_every_paged_field_refuses_a_page_size_out_of_bounds(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, settings: Settings
 ) -> None:
-    token = await sign_up(client, "pages@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await send_recording(client, site["trackingKey"], shop_events()[:40])
+    await ingest_recording(site, events=shop_events()[:40])
     for name, query in PAGED.items():
-        ok = await gql(client, query, {"s": site["id"], "f": MAX_PAGE_SIZE}, token=token)
+        ok = await gql(client, query, {"s": site.id, "f": MAX_PAGE_SIZE}, token=site.token)
         assert "errors" not in ok, (name, ok)
         for first in (100_000, 101, 0, -1):
-            body = await gql(client, query, {"s": site["id"], "f": first}, token=token)
+            body = await gql(client, query, {"s": site.id, "f": first}, token=site.token)
             messages = {error["message"] for error in body["errors"]}
             assert messages == {"`first` must be between 1 and 100."}, (name, first, body)
 
@@ -439,17 +434,16 @@ async def test_an_account_has_at_most_its_share_of_sites(
 
 async def test_privacy_requests_are_listed_newest_first_up_to_first(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "requests@example.com")
-    site = await create_site(client, token)
     erase = "mutation($s: ID!, $v: String!) { eraseVisitor(siteId: $s, visitorId: $v) { id } }"
     made = []
     for visitor in ("v1", "v2", "v3"):
-        body = await gql(client, erase, {"s": site["id"], "v": visitor}, token=token)
+        body = await gql(client, erase, {"s": site.id, "v": visitor}, token=site.token)
         made.append(data(body)["eraseVisitor"]["id"])
     query = PAGED["Query.privacyRequests"]
-    two = data(await gql(client, query, {"s": site["id"], "f": 2}, token=token))
-    every = data(await gql(client, query, {"s": site["id"]}, token=token))
+    two = data(await gql(client, query, {"s": site.id, "f": 2}, token=site.token))
+    every = data(await gql(client, query, {"s": site.id}, token=site.token))
     assert [r["id"] for r in two["privacyRequests"]] == made[::-1][:2]
     assert [r["id"] for r in every["privacyRequests"]] == made[::-1]
 
@@ -480,14 +474,15 @@ BAD_VARIABLES = {
 
 @pytest.mark.parametrize("case", BAD_VARIABLES.values(), ids=BAD_VARIABLES.keys())
 async def test_a_variable_of_the_wrong_type_is_the_callers_error(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, case: tuple[str, str, Any, str]
+    client: httpx.AsyncClient,
+    site: Site,
+    caplog: pytest.LogCaptureFixture,
+    case: tuple[str, str, Any, str],
 ) -> None:
     query, name, value, message = case
-    token = await sign_up(client, "types@example.com")
-    site = await create_site(client, token)
-    variables = {"site": site["id"], name: value}
+    variables = {"site": site.id, name: value}
     content = json.dumps({"query": query, "variables": variables}).encode()  # NaN and Infinity
-    headers = {"Authorization": f"Bearer {token}", **JSON}
+    headers = {"Authorization": f"Bearer {site.token}", **JSON}
     body = (await client.post("/graphql", content=content, headers=headers)).json()
     assert f"Variable '${name}' has invalid value: {message}" in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -10,10 +10,11 @@ from core.config import Settings
 from core.replay_links import replay_path
 from core.signing import signed_query
 from scripts.local_services import Service
-from tests.accounts_helpers import PASSWORD, SIGN_UP, create_site, data, sign_up
+from tests.accounts_helpers import PASSWORD, SIGN_UP, data
 from tests.app_helpers import make_app
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import SHOP_ORIGIN, batch_body, post_batch, shop_events
+from tests.world_fixtures import new_site
 
 
 async def test_healthz_reports_both_services_up(client: httpx.AsyncClient) -> None:
@@ -79,18 +80,17 @@ async def _answers_of_every_kind(
     client: httpx.AsyncClient, settings: Settings
 ) -> list[tuple[str, int, httpx.Response]]:
     """(what, expected status, response) for each kind of answer the API gives."""
-    token = await sign_up(client, "headers@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    key = site["trackingKey"]
+    site = await new_site(client, "headers@example.com")
+    key = site.tracking_key
     preflight = {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"}
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {site.token}"}
     ingested = await post_batch(client, batch_body(key, shop_events()[:30]))
     replay = data(
         await gql(
             client,
             "query($s: ID!) { sessions(siteId: $s) { nodes { replayUrl } } }",
-            {"s": site["id"]},
-            token=token,
+            {"s": site.id},
+            token=site.token,
         )
     )["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
     no_export = signed_query(settings.secret_key, export_links.PURPOSE, "no-such-export", 60)
@@ -123,14 +123,14 @@ async def _answers_of_every_kind(
         (
             "heatmap png",
             200,
-            await client.get(f"/heatmaps/{site['id']}.png?url=/shop.html", headers=auth),
+            await client.get(f"/heatmaps/{site.id}.png?url=/shop.html", headers=auth),
         ),
         (
             "heatmap bad parameter",
             400,
-            await client.get(f"/heatmaps/{site['id']}.png", headers=auth),
+            await client.get(f"/heatmaps/{site.id}.png", headers=auth),
         ),
-        ("heatmap anonymous", 401, await client.get(f"/heatmaps/{site['id']}.png")),
+        ("heatmap anonymous", 401, await client.get(f"/heatmaps/{site.id}.png")),
         ("snippet", 200, snippet),
         (
             "snippet revalidated",

@@ -52,9 +52,9 @@ def _cells(heatmap: dict[str, Any]) -> dict[tuple[int, int], int]:
 async def test_clicks_of_the_real_recording_land_in_their_cells(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client)
+    site = await shop_session(client)
     await run_worker_burst(settings)
-    heatmap = await _heatmap(client, token, site["id"])
+    heatmap = await _heatmap(client, site.token, site.id)
     clicks = await db["events"].count_documents({"kind": "click"})
     assert heatmap["page"] == "127.0.0.1:37047/shop.html"
     assert heatmap["viewportBand"] == 1280
@@ -68,7 +68,7 @@ async def test_clicks_of_the_real_recording_land_in_their_cells(
     assert top["count"] == 4
     assert abs(top["share"] - 4 / clicks) < 0.001
 
-    moves = await _heatmap(client, token, site["id"], "MOVE")
+    moves = await _heatmap(client, site.token, site.id, "MOVE")
     assert moves["total"] > 0
 
 
@@ -86,15 +86,15 @@ def _with_page_height(height: int) -> list[dict[str, Any]]:
 async def test_a_heatmap_reads_the_same_before_and_after_compaction(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client, events=_with_page_height(3000))
+    site = await shop_session(client, events=_with_page_height(3000))
     await run_worker_burst(settings)
-    before = {kind: await _heatmap(client, token, site["id"], kind) for kind in ("CLICK", "MOVE")}
-    await processing.process_session(db, site["id"], "session-0001", from_start=True)
-    await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], "session-0001")
+    before = {kind: await _heatmap(client, site.token, site.id, kind) for kind in ("CLICK", "MOVE")}
+    await processing.process_session(db, site.id, "session-0001", from_start=True)
+    await run_job(settings, redis, Job.COMPACT_SESSION, site.id, "session-0001")
     assert (await db["recording_chunks"].count_documents({})) == 0
     for kind, heatmap in before.items():
-        assert await _heatmap(client, token, site["id"], kind) == heatmap, kind
-    scroll = await _heatmap(client, token, site["id"], "SCROLL")
+        assert await _heatmap(client, site.token, site.id, kind) == heatmap, kind
+    scroll = await _heatmap(client, site.token, site.id, "SCROLL")
     assert scroll["views"] == 1
     [depth] = [e["depth_px"] async for e in db["events"].find({"kind": "scroll"})]
     reached = int(depth / 3000 * 20)  # the deepest 5 % step reached
@@ -105,16 +105,14 @@ async def test_a_heatmap_reads_the_same_before_and_after_compaction(
 async def test_png_overlay_shows_the_hot_spot(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client)
+    site = await shop_session(client)
     await run_worker_burst(settings)
-    url = (
-        f"/heatmaps/{site['id']}.png?url={PAGE}&kind=click&width=1280&from=2026-11-28&to=2026-11-30"
-    )
-    response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+    url = f"/heatmaps/{site.id}.png?url={PAGE}&kind=click&width=1280&from=2026-11-28&to=2026-11-30"
+    response = await client.get(url, headers={"Authorization": f"Bearer {site.token}"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content))
-    heatmap = await _heatmap(client, token, site["id"])
+    heatmap = await _heatmap(client, site.token, site.id)
     assert image.size == (1280, round((heatmap["rows"] + PAD_ROWS) * heatmap["cellPx"]))
     alpha = image.getchannel("A")
     hottest = max(
@@ -131,14 +129,14 @@ async def test_png_overlay_shows_the_hot_spot(
 async def test_png_needs_credentials_and_ownership(
     client: httpx.AsyncClient, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await shop_session(client)
-    url = f"/heatmaps/{site['id']}.png?url={PAGE}"
+    site = await shop_session(client)
+    url = f"/heatmaps/{site.id}.png?url={PAGE}"
     assert (await client.get(url)).status_code == 401
     stranger = await sign_up(client, "stranger@example.com")
     assert (
         await client.get(url, headers={"Authorization": f"Bearer {stranger}"})
     ).status_code == 404
-    bad = await client.get(url + "&kind=scroll", headers={"Authorization": f"Bearer {token}"})
+    bad = await client.get(url + "&kind=scroll", headers={"Authorization": f"Bearer {site.token}"})
     assert bad.status_code == 400
 
 

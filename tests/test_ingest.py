@@ -10,18 +10,17 @@ from core import codec
 from core.config import Settings
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import (
-    SHOP_DOMAIN,
     SHOP_ORIGIN,
     TYPED_EMAIL,
     batch_body,
     post_batch,
-    send_recording,
     shop_events,
 )
+from tests.world_fixtures import IngestRecording, Site, new_site
 
 SESSION_QUERY = """
 query($site: ID!) {
@@ -30,11 +29,6 @@ query($site: ID!) {
             viewport { width height } pages { url path } replayUrl }
   }
 }"""
-
-
-async def _shop_site(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
-    token = await sign_up(client, "owner@example.com")
-    return token, await create_site(client, token, domains=[SHOP_DOMAIN])
 
 
 async def _everything_stored(db: Database) -> str:
@@ -56,12 +50,13 @@ async def _recording_counts(db: Database) -> dict[str, int]:
     }
 
 
-async def test_recording_comes_back_from_replay_event_for_event(client: httpx.AsyncClient) -> None:
-    token, site = await _shop_site(client)
+async def test_recording_comes_back_from_replay_event_for_event(
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording
+) -> None:
     events = shop_events()
-    await send_recording(client, site["trackingKey"], events, batch_size=15)
+    await ingest_recording(site, events=events, batch_size=15)
 
-    found = data(await gql(client, SESSION_QUERY, {"site": site["id"]}, token=token))
+    found = data(await gql(client, SESSION_QUERY, {"site": site.id}, token=site.token))
     [session] = found["sessions"]["nodes"]
     assert session["sessionId"] == "session-0001"
     assert session["eventCount"] == len(events)
@@ -80,10 +75,11 @@ async def test_recording_comes_back_from_replay_event_for_event(client: httpx.As
     assert TYPED_EMAIL not in response.text
 
 
-async def test_replay_link_must_be_signed_and_fresh(client: httpx.AsyncClient) -> None:
-    token, site = await _shop_site(client)
-    await send_recording(client, site["trackingKey"], shop_events()[:5])
-    found = data(await gql(client, SESSION_QUERY, {"site": site["id"]}, token=token))
+async def test_replay_link_must_be_signed_and_fresh(
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording
+) -> None:
+    await ingest_recording(site, events=shop_events()[:5])
+    found = data(await gql(client, SESSION_QUERY, {"site": site.id}, token=site.token))
     url = found["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
     forged = url[:-4] + "0000"
     assert (await client.get(forged)).status_code == 403
@@ -91,9 +87,10 @@ async def test_replay_link_must_be_signed_and_fresh(client: httpx.AsyncClient) -
     assert (await client.get(expired)).status_code == 403
 
 
-async def test_a_batch_sent_twice_is_stored_once(client: httpx.AsyncClient, db: Database) -> None:
-    _, site = await _shop_site(client)
-    body = batch_body(site["trackingKey"], shop_events()[:10])
+async def test_a_batch_sent_twice_is_stored_once(
+    client: httpx.AsyncClient, site: Site, db: Database
+) -> None:
+    body = batch_body(site.tracking_key, shop_events()[:10])
     first = await post_batch(client, body)
     second = await post_batch(client, body, compress=True)
     assert first.json() == {"status": "stored"}
@@ -105,33 +102,32 @@ async def test_a_batch_sent_twice_is_stored_once(client: httpx.AsyncClient, db: 
 
 
 async def test_default_settings_keep_the_typed_email_out_of_storage(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, db: Database
 ) -> None:
-    _, site = await _shop_site(client)
-    await send_recording(client, site["trackingKey"], shop_events())
+    await ingest_recording(site)
     stored = await _everything_stored(db)
     assert "jane@" not in stored
     assert "example.com" not in stored.replace("owner@example.com", "")
 
 
-async def test_record_inputs_keeps_the_typed_email(client: httpx.AsyncClient, db: Database) -> None:
-    token, site = await _shop_site(client)
+async def test_record_inputs_keeps_the_typed_email(
+    client: httpx.AsyncClient, site: Site, ingest_recording: IngestRecording, db: Database
+) -> None:
     mutation = (
         "mutation($id: ID!) { updateSite(id: $id, changes: {recordInputs: true}) { recordInputs } }"
     )
-    assert data(await gql(client, mutation, {"id": site["id"]}, token=token)) == {
+    assert data(await gql(client, mutation, {"id": site.id}, token=site.token)) == {
         "updateSite": {"recordInputs": True}
     }
-    await send_recording(client, site["trackingKey"], shop_events())
+    await ingest_recording(site)
     assert TYPED_EMAIL in await _everything_stored(db)
 
 
 @pytest.mark.parametrize("header", ["DNT", "Sec-GPC"])
 async def test_do_not_track_is_honored(
-    client: httpx.AsyncClient, db: Database, header: str
+    client: httpx.AsyncClient, site: Site, db: Database, header: str
 ) -> None:
-    token, site = await _shop_site(client)
-    body = batch_body(site["trackingKey"], shop_events()[:5])
+    body = batch_body(site.tracking_key, shop_events()[:5])
     response = await post_batch(client, body, headers={header: "1"})
     assert response.status_code == 200
     assert response.json() == {"status": "ignored", "reason": "do_not_track"}
@@ -140,7 +136,7 @@ async def test_do_not_track_is_honored(
     mutation = (
         "mutation($id: ID!) { updateSite(id: $id, changes: {respectDoNotTrack: false}) { id } }"
     )
-    data(await gql(client, mutation, {"id": site["id"]}, token=token))
+    data(await gql(client, mutation, {"id": site.id}, token=site.token))
     assert (await post_batch(client, body, headers={header: "1"})).json() == {"status": "stored"}
 
 
@@ -191,6 +187,7 @@ BAD_INPUTS: list[tuple[str, Any, dict[str, Any], int, str]] = [
 )
 async def test_bad_input_gets_its_status_and_writes_nothing(
     client: httpx.AsyncClient,
+    site: Site,
     db: Database,
     case: str,
     change: Any,
@@ -198,8 +195,7 @@ async def test_bad_input_gets_its_status_and_writes_nothing(
     status: int,
     code: str,
 ) -> None:
-    _, site = await _shop_site(client)
-    body: dict[str, Any] | bytes = batch_body(site["trackingKey"], shop_events()[:5])
+    body: dict[str, Any] | bytes = batch_body(site.tracking_key, shop_events()[:5])
     if change == "bomb":
         body = _bomb()
     elif isinstance(change, bytes):
@@ -217,21 +213,21 @@ async def test_bad_input_gets_its_status_and_writes_nothing(
     assert await _recording_counts(db) == {"recording_chunks": 0, "sessions": 0, "visitors": 0}
 
 
-async def test_a_rotated_key_is_refused(client: httpx.AsyncClient, db: Database) -> None:
-    token, site = await _shop_site(client)
+async def test_a_rotated_key_is_refused(
+    client: httpx.AsyncClient, site: Site, db: Database
+) -> None:
     rotate = "mutation($id: ID!) { rotateTrackingKey(siteId: $id) { trackingKey } }"
-    new_key = data(await gql(client, rotate, {"id": site["id"]}, token=token))["rotateTrackingKey"][
-        "trackingKey"
-    ]
-    old = await post_batch(client, batch_body(site["trackingKey"], shop_events()[:5]))
+    new_key = data(await gql(client, rotate, {"id": site.id}, token=site.token))[
+        "rotateTrackingKey"
+    ]["trackingKey"]
+    old = await post_batch(client, batch_body(site.tracking_key, shop_events()[:5]))
     assert old.status_code == 401
     fresh = await post_batch(client, batch_body(new_key, shop_events()[:5]))
     assert fresh.status_code == 200
 
 
-async def test_deflate_bodies_are_accepted(client: httpx.AsyncClient) -> None:
-    _, site = await _shop_site(client)
-    raw = json.dumps(batch_body(site["trackingKey"], shop_events()[:5])).encode()
+async def test_deflate_bodies_are_accepted(client: httpx.AsyncClient, site: Site) -> None:
+    raw = json.dumps(batch_body(site.tracking_key, shop_events()[:5])).encode()
     response = await post_batch(client, zlib.compress(raw), headers={"Content-Type": "text/plain"})
     assert response.status_code == 200, response.text
 
@@ -239,22 +235,21 @@ async def test_deflate_bodies_are_accepted(client: httpx.AsyncClient) -> None:
 async def test_too_many_requests_get_429(settings: Settings, db: Database, redis: Any) -> None:
     limited = settings.model_copy(update={"SIGHTLINE_INGEST_RATE_LIMIT": "3/minute"})
     async with serve(limited) as client:
-        _, site = await _shop_site(client)
+        site = await new_site(client)
         statuses = []
         for seq in range(5):
-            body = batch_body(site["trackingKey"], shop_events()[:2], seq=seq)
+            body = batch_body(site.tracking_key, shop_events()[:2], seq=seq)
             statuses.append((await post_batch(client, body)).status_code)
         assert statuses == [200, 200, 200, 429, 429]
-        refused = await post_batch(
-            client, batch_body(site["trackingKey"], shop_events()[:2], seq=9)
-        )
+        refused = await post_batch(client, batch_body(site.tracking_key, shop_events()[:2], seq=9))
         assert int(refused.headers["retry-after"]) > 0
     assert await db["recording_chunks"].count_documents({}) == 3
 
 
-async def test_cors_preflight_answers_only_the_sites_domains(client: httpx.AsyncClient) -> None:
-    _, site = await _shop_site(client)
-    key = site["trackingKey"]
+async def test_cors_preflight_answers_only_the_sites_domains(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    key = site.tracking_key
     request_headers = {"Access-Control-Request-Method": "POST"}
     allowed = await client.options(
         f"/ingest?key={key}", headers={**request_headers, "Origin": SHOP_ORIGIN}
@@ -272,12 +267,11 @@ async def test_cors_preflight_answers_only_the_sites_domains(client: httpx.Async
 
 
 async def test_custom_events_and_errors_join_the_stream(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, db: Database
 ) -> None:
-    _, site = await _shop_site(client)
     events = shop_events()[:4]
     body = batch_body(
-        site["trackingKey"],
+        site.tracking_key,
         events,
         custom=[
             {
@@ -304,21 +298,18 @@ async def test_custom_events_and_errors_join_the_stream(
 
 
 async def test_a_long_session_keeps_a_bounded_page_list_and_every_batch(
-    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, site: Site, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("storage.sessions.MAX_PAGES", 3)
     monkeypatch.setattr("storage.sessions.MAX_URLS", 3)
-    _, site = await _shop_site(client)
     events = shop_events()
-    first = await post_batch(client, batch_body(site["trackingKey"], events[:2]))
+    first = await post_batch(client, batch_body(site.tracking_key, events[:2]))
     assert first.status_code == 200, first.text
     start = events[1]["timestamp"]
     for seq in range(1, 7):
         url = f"http://127.0.0.1:37047/page-{seq}.html"
         meta = {"type": 4, "data": {"href": url, "width": 1280, "height": 800}}
-        body = batch_body(
-            site["trackingKey"], [{**meta, "timestamp": start + seq}], seq=seq, url=url
-        )
+        body = batch_body(site.tracking_key, [{**meta, "timestamp": start + seq}], seq=seq, url=url)
         response = await post_batch(client, body)
         assert response.status_code == 200, response.text
 

@@ -22,7 +22,6 @@ from core.config import Settings
 from core.inputs import without_nul
 from storage.database import Database
 from storage.ids import chunk_key
-from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.hostile_rrweb import (
     TS_MAX,
@@ -32,7 +31,8 @@ from tests.hostile_rrweb import (
     json_values,
     valid_timestamps,
 )
-from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, SHOP_URL
+from tests.ingest_helpers import SHOP_ORIGIN, SHOP_URL
+from tests.world_fixtures import new_site
 
 COLLECTIONS = ("recording_chunks", "sessions", "visitors")
 # Strategies draw with these, so that what they draw never depends on the fixture's state;
@@ -68,9 +68,8 @@ class Shop:
 async def shop(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[Shop]:
     unthrottled = settings.model_copy(update={"SIGHTLINE_INGEST_RATE_LIMIT": "1000000/minute"})
     async with serve(unthrottled) as client:
-        token = await sign_up(client, "owner@example.com")
-        site = await create_site(client, token, domains=[SHOP_DOMAIN])
-        yield Shop(client, db, site["trackingKey"], site["id"])
+        site = await new_site(client)
+        yield Shop(client, db, site.tracking_key, site.id)
 
 
 customs = st.lists(

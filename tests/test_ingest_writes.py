@@ -27,11 +27,12 @@ from api.app import create_app
 from core.config import Settings
 from storage import visitors
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, batches_of, post_batch, shop_events
+from tests.ingest_helpers import batch_body, batches_of, post_batch, shop_events
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 from workers import privacy
 from workers.queue import JobQueue
 
@@ -70,11 +71,10 @@ async def watched(
 
 
 async def _key(client: httpx.AsyncClient, *, retention_days_one: bool = False) -> str:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
+    site = await new_site(client)
     if retention_days_one:
-        data(await gql(client, RETENTION, {"s": site["id"]}, token=token))
-    key: str = site["trackingKey"]
+        data(await gql(client, RETENTION, {"s": site.id}, token=site.token))
+    key: str = site.tracking_key
     return key
 
 

@@ -35,11 +35,12 @@ from core.config import Settings
 from storage import event_blocks
 from storage.database import Client, Database, create_client, database_of
 from storage.hot_queries import LARGE_COLLECTIONS
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.app_helpers import make_app
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import send_recording, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 from workers import recording_jobs
 from workers.queue import Job, JobQueue
 
@@ -220,30 +221,29 @@ async def flow(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[
 
 
 async def _run(flow: Flow) -> None:
-    token = await sign_up(flow.client, "owner@example.com")
-    site = await create_site(flow.client, token, domains=[SHOP_DOMAIN])
+    site = await new_site(flow.client)
     for shift, (session_id, visitor_id) in enumerate(SENDS):
         events = [{**e, "timestamp": e["timestamp"] + shift * 600_000} for e in shop_events()]
         await send_recording(
-            flow.client, site["trackingKey"], events, session_id=session_id, visitor_id=visitor_id
+            flow.client, site.tracking_key, events, session_id=session_id, visitor_id=visitor_id
         )
     await flow.workers()  # extraction and click rollups
     context = {"db": flow.db, "settings": flow.settings, "queue": flow.queue}
     await recording_jobs.sweep_recordings(context)
     for session_id, _ in SENDS:
-        await flow.queue.enqueue(Job.COMPACT_SESSION, site["id"], session_id)
+        await flow.queue.enqueue(Job.COMPACT_SESSION, site.id, session_id)
     await flow.workers()  # final extraction, scroll rollups, compaction
 
-    funnel = await flow.ask(FUNNEL, token, s=site["id"], r=RANGE)
+    funnel = await flow.ask(FUNNEL, site.token, s=site.id, r=RANGE)
     assert funnel["funnelResult"]["totalUnits"] == len(SENDS)
-    sessions = (await flow.ask(SESSIONS, token, s=site["id"]))["sessions"]["nodes"]
+    sessions = (await flow.ask(SESSIONS, site.token, s=site.id))["sessions"]["nodes"]
     replay = await flow.client.get(sessions[0]["replayUrl"].removeprefix("http://sightline.test"))
     assert replay.status_code == 200
-    first = (await flow.ask(EVENTS, token, s=site["id"]))["events"]
+    first = (await flow.ask(EVENTS, site.token, s=site.id))["events"]
     cursor = first["pageInfo"]["endCursor"]
-    assert (await flow.ask(EVENTS, token, s=site["id"], after=cursor))["events"]["nodes"]
-    assert (await flow.ask(COUNTS, token, s=site["id"], r=RANGE))["eventCounts"]
-    await flow.ask(ERASE, token, s=site["id"], v="visitor-aaaa")
+    assert (await flow.ask(EVENTS, site.token, s=site.id, after=cursor))["events"]["nodes"]
+    assert (await flow.ask(COUNTS, site.token, s=site.id, r=RANGE))["eventCounts"]
+    await flow.ask(ERASE, site.token, s=site.id, v="visitor-aaaa")
     await flow.workers()
 
 

@@ -9,7 +9,6 @@ own keys and time, not only through a session document.
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -17,12 +16,13 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import batch_body, post_batch, shop_events
 from tests.leftovers import mentions
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site
 from workers import privacy, recording_jobs
 from workers.queue import JobQueue
 
@@ -89,12 +89,15 @@ async def _orphan_chunk(client: httpx.AsyncClient, db: Database, key: str) -> No
 
 @pytest.mark.parametrize("removal", REMOVALS)
 async def test_a_chunk_without_its_session_is_removed(
-    client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis, removal: str
+    client: httpx.AsyncClient,
+    site: Site,
+    db: Database,
+    settings: Settings,
+    redis: Redis,
+    removal: str,
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site: dict[str, Any] = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await _orphan_chunk(client, db, site["trackingKey"])
+    await _orphan_chunk(client, db, site.tracking_key)
 
-    await REMOVALS[removal](client, db, settings, redis, token, site["id"])
+    await REMOVALS[removal](client, db, settings, redis, site.token, site.id)
 
     assert await mentions(db, [ORPHAN_SESSION, ORPHAN_VISITOR]) == []

@@ -11,13 +11,14 @@ from core.config import Settings
 from core.part_codec import iter_part_events
 from storage import privacy_requests
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, TYPED_EMAIL, batch_body, post_batch, shop_events
+from tests.ingest_helpers import TYPED_EMAIL, batch_body, post_batch, shop_events
 from tests.leftovers import mentions
 from tests.recording_helpers import run_job
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site, new_site
 from workers import privacy
 from workers.queue import Job, JobQueue
 
@@ -41,14 +42,13 @@ async def _send(
         assert (await post_batch(client, body)).status_code == 200
 
 
-async def _world(client: httpx.AsyncClient, settings: Settings) -> tuple[str, dict[str, Any]]:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await _send(client, site["trackingKey"], "session-aaaa-1", "visitor-aaaa")
-    await _send(client, site["trackingKey"], "session-aaaa-2", "visitor-aaaa", shift_ms=3_600_000)
-    await _send(client, site["trackingKey"], "session-bbbb-1", "visitor-bbbb")
+async def _world(client: httpx.AsyncClient, settings: Settings) -> Site:
+    site = await new_site(client)
+    await _send(client, site.tracking_key, "session-aaaa-1", "visitor-aaaa")
+    await _send(client, site.tracking_key, "session-aaaa-2", "visitor-aaaa", shift_ms=3_600_000)
+    await _send(client, site.tracking_key, "session-bbbb-1", "visitor-bbbb")
     await run_worker_burst(settings)
-    return token, site
+    return site
 
 
 async def _request(
@@ -71,22 +71,20 @@ async def _finished(client: httpx.AsyncClient, token: str, request_id: str) -> d
 async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _world(client, settings)
-    sessions = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"][
+    site = await _world(client, settings)
+    sessions = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"][
         "nodes"
     ]
     erased_replays = [s["replayUrl"] for s in sessions if s["visitorId"] == "visitor-aaaa"]
     queue = JobQueue(redis, settings.SIGHTLINE_QUEUE_NAME)
-    await queue.enqueue(
-        Job.COMPACT_SESSION, site["id"], "session-aaaa-1"
-    )  # queued before the erasure
-    await queue.enqueue(Job.PROCESS_SESSION, site["id"], "session-aaaa-2")
+    await queue.enqueue(Job.COMPACT_SESSION, site.id, "session-aaaa-1")  # queued before the erasure
+    await queue.enqueue(Job.PROCESS_SESSION, site.id, "session-aaaa-2")
 
     request = await _request(
         client,
-        token,
+        site.token,
         'mutation($s: ID!) { eraseVisitor(siteId: $s, visitorId: "visitor-aaaa") { id status } }',
-        site["id"],
+        site.id,
     )
     assert request["status"] == "pending"
     await privacy.run_privacy_request(db, settings.secret_key, request["id"])
@@ -95,10 +93,10 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     assert await mentions(db, ["visitor-aaaa", "session-aaaa"]) == []
     for url in erased_replays:
         assert (await client.get(url.removeprefix("http://sightline.test"))).status_code == 404
-    kept = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
+    kept = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"]["nodes"]
     assert [s["sessionId"] for s in kept] == ["session-bbbb-1"]
 
-    done = await _finished(client, token, request["id"])
+    done = await _finished(client, site.token, request["id"])
     assert done["status"] == "done"
     assert done["removed"]["sessions"] == 2
     assert done["removed"]["visitors"] == 1
@@ -108,7 +106,7 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
     assert len(done["subjectHash"]) == 64
 
     again = batch_body(
-        site["trackingKey"],
+        site.tracking_key,
         shop_events()[:5],
         session_id="session-aaaa-9",
         visitor_id="visitor-aaaa",
@@ -120,21 +118,21 @@ async def test_erase_visitor_removes_every_trace_and_nothing_comes_back(
 async def test_erase_recordings_in_a_time_range(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _world(client, settings)
+    site = await _world(client, settings)
     start = datetime.fromtimestamp(shop_events()[0]["timestamp"] / 1000, UTC) - timedelta(minutes=1)
     window = (
         f'{{start: "{start.isoformat()}", end: "{(start + timedelta(minutes=30)).isoformat()}"}}'
     )
     request = await _request(
         client,
-        token,
+        site.token,
         f"mutation($s: ID!) {{ eraseRecordings(siteId: $s, range: {window}) {{ id }} }}",
-        site["id"],
+        site.id,
     )
     await run_worker_burst(settings)
-    left = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
+    left = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"]["nodes"]
     assert [s["sessionId"] for s in left] == ["session-aaaa-2"]
-    done = await _finished(client, token, request["id"])
+    done = await _finished(client, site.token, request["id"])
     assert done["status"] == "done"
     assert done["removed"]["sessions"] == 2
     assert done["asked"]["from"] == start.isoformat()
@@ -147,13 +145,13 @@ async def test_an_interrupted_deletion_resumes_with_exact_counts(
     redis: Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token, site = await _world(client, settings)
+    site = await _world(client, settings)
     expected = {
-        name: await db[name].count_documents({"site_id": site["id"]})
+        name: await db[name].count_documents({"site_id": site.id})
         for name in ("recording_chunks", "events", "sessions", "visitors")
     }
     request = await _request(
-        client, token, "mutation($s: ID!) { deleteSite(siteId: $s) { id } }", site["id"]
+        client, site.token, "mutation($s: ID!) { deleteSite(siteId: $s) { id } }", site.id
     )
     monkeypatch.setattr("storage.erasure.BATCH_SIZE", 7)
     real_settle = privacy_requests.settle_pending
@@ -183,22 +181,20 @@ async def test_an_interrupted_deletion_resumes_with_exact_counts(
 
 
 async def test_retention_removes_exactly_what_is_older_than_the_limit(
-    client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
+    client: httpx.AsyncClient, site: Site, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     recorded = shop_events()
     shift = now_ms - 3_600_000 - recorded[-1]["timestamp"]
-    await _send(client, site["trackingKey"], "session-old-1", "visitor-oooo", shift_ms=shift)
-    await _send(client, site["trackingKey"], "session-new-1", "visitor-nnnn", shift_ms=shift)
+    await _send(client, site.tracking_key, "session-old-1", "visitor-oooo", shift_ms=shift)
+    await _send(client, site.tracking_key, "session-new-1", "visitor-nnnn", shift_ms=shift)
     await run_worker_burst(settings)
     # Retention counts from when the server received the data (tests/test_server_time.py).
     assert await receive_earlier(db, timedelta(days=3), visitor_id="visitor-oooo") > 0
     mutation = (
         "mutation($s: ID!) { updateSite(id: $s, changes: {retentionDays: 2}) { retentionDays } }"
     )
-    assert data(await gql(client, mutation, {"s": site["id"]}, token=token)) == {
+    assert data(await gql(client, mutation, {"s": site.id}, token=site.token)) == {
         "updateSite": {"retentionDays": 2}
     }
 
@@ -206,7 +202,7 @@ async def test_retention_removes_exactly_what_is_older_than_the_limit(
     assert await privacy.schedule_retention(db, queue) == 1
     await run_worker_burst(settings)
 
-    left = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
+    left = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"]["nodes"]
     assert [s["sessionId"] for s in left] == ["session-new-1"]
     assert await db["events"].count_documents({"session_id": "session-old-1"}) == 0
     assert await db["events"].count_documents({"session_id": "session-new-1"}) > 0
@@ -214,8 +210,8 @@ async def test_retention_removes_exactly_what_is_older_than_the_limit(
         await gql(
             client,
             "query($s: ID!) { privacyRequests(siteId: $s) { kind status removed asked } }",
-            {"s": site["id"]},
-            token=token,
+            {"s": site.id},
+            token=site.token,
         )
     )["privacyRequests"]
     [retention] = [r for r in requests if r["kind"] == "retention"]
@@ -227,17 +223,17 @@ async def test_retention_removes_exactly_what_is_older_than_the_limit(
 async def test_export_holds_every_session_and_event_of_the_visitor_only(
     client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token, site = await _world(client, settings)
+    site = await _world(client, settings)
     request = await _request(
         client,
-        token,
+        site.token,
         'mutation($s: ID!) { exportVisitor(siteId: $s, visitorId: "visitor-aaaa") '
         "{ id downloadUrl } }",
-        site["id"],
+        site.id,
     )
     assert request["downloadUrl"] is None
     await run_worker_burst(settings)
-    done = await _finished(client, token, request["id"])
+    done = await _finished(client, site.token, request["id"])
     assert done["status"] == "done"
     response = await client.get(done["downloadUrl"].removeprefix("http://sightline.test"))
     assert response.status_code == 200
@@ -257,26 +253,24 @@ async def test_export_holds_every_session_and_event_of_the_visitor_only(
 
 
 async def test_scan_finds_personal_data_and_redacts_it_in_place(
-    client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
+    client: httpx.AsyncClient, site: Site, db: Database, settings: Settings, redis: Redis
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     mutation = "mutation($s: ID!) { updateSite(id: $s, changes: {recordInputs: true}) { id } }"
-    data(await gql(client, mutation, {"s": site["id"]}, token=token))
-    await _send(client, site["trackingKey"], "session-scan-1", "visitor-scan")
+    data(await gql(client, mutation, {"s": site.id}, token=site.token))
+    await _send(client, site.tracking_key, "session-scan-1", "visitor-scan")
     await run_worker_burst(settings)
-    await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], "session-scan-1")
-    await _send(client, site["trackingKey"], "session-scan-2", "visitor-scan", shift_ms=60_000)
+    await run_job(settings, redis, Job.COMPACT_SESSION, site.id, "session-scan-1")
+    await _send(client, site.tracking_key, "session-scan-2", "visitor-scan", shift_ms=60_000)
     window = '{start: "2026-11-28T00:00:00Z", end: "2026-11-30T00:00:00Z"}'
 
     report = await _request(
         client,
-        token,
+        site.token,
         f"mutation($s: ID!) {{ scanRecordings(siteId: $s, range: {window}) {{ id }} }}",
-        site["id"],
+        site.id,
     )
     await run_worker_burst(settings)
-    found = await _finished(client, token, report["id"])
+    found = await _finished(client, site.token, report["id"])
     assert found["outcome"]["counts"]["email"] >= 2
     assert found["outcome"]["findings"][0]["kind"] == "email"
     assert TYPED_EMAIL not in json.dumps(found)
@@ -285,17 +279,17 @@ async def test_scan_finds_personal_data_and_redacts_it_in_place(
 
     redact = await _request(
         client,
-        token,
+        site.token,
         "mutation($s: ID!) { scanRecordings(siteId: $s, "
         f"range: {window}, redact: true) {{ id }} }}",
-        site["id"],
+        site.id,
     )
     await run_worker_burst(settings)
-    assert (await _finished(client, token, redact["id"]))["outcome"]["redacted_pieces"] >= 2
+    assert (await _finished(client, site.token, redact["id"]))["outcome"]["redacted_pieces"] >= 2
     stored_after = await _stored_recordings(db)
     assert TYPED_EMAIL not in stored_after
     assert "jane@" not in stored_after
-    sessions = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"][
+    sessions = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"][
         "nodes"
     ]
     for session in sessions:

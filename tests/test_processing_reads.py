@@ -16,8 +16,8 @@ from pymongo import monitoring
 
 from core.config import Settings
 from storage.database import Database, create_client, database_of
-from tests.accounts_helpers import create_site, sign_up
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import send_recording, shop_events
+from tests.world_fixtures import Site
 from workers import processing
 
 READS = ("find", "aggregate", "count", "distinct")
@@ -55,16 +55,18 @@ async def _reads_of_a_run(settings: Settings, site_id: str, session_id: str) -> 
 
 
 async def test_a_run_reads_each_collection_as_often_however_many_flushes_it_writes(
-    client: httpx.AsyncClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    site: Site,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     for session_id in ("session-many-flushes", "session-one-flush"):
-        await send_recording(client, site["trackingKey"], shop_events(), session_id=session_id)
+        await send_recording(client, site.tracking_key, shop_events(), session_id=session_id)
 
     monkeypatch.setattr(processing, "FLUSH_EVERY", 1)
-    many = await _reads_of_a_run(settings, site["id"], "session-many-flushes")
+    many = await _reads_of_a_run(settings, site.id, "session-many-flushes")
     monkeypatch.setattr(processing, "FLUSH_EVERY", 10_000)
-    one = await _reads_of_a_run(settings, site["id"], "session-one-flush")
+    one = await _reads_of_a_run(settings, site.id, "session-one-flush")
 
     assert many == one

@@ -30,20 +30,20 @@ from graph.schema import build_schema, schema
 from service.access import ANYONE
 from storage.database import Database
 from storage.events import event_document
-from tests.accounts_helpers import CREATE_KEY, create_key, create_site, data, sign_up
+from tests.accounts_helpers import CREATE_KEY, create_key, data
 from tests.app_helpers import make_app
 from tests.conftest import serve
 from tests.events_helpers import fold_derived
 from tests.graphql_client import gql
 from tests.recording_helpers import shop_session
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 
 READS = {"find", "aggregate", "count", "distinct"}
 # Commands that cannot carry maxTimeMS: a getMore of a plain cursor is bounded by the
 # client's socket timeout (the CSOT specification forbids maxTimeMS there).
 UNTIMED = {"getMore", "killCursors", "endSessions"}
 MAX_ROWS = 10_000
-SEARCH_MAX_TIME_MS = 5000  # storage.events / storage.session_search
 SEARCH_SORTS = {"started_at", "duration_ms", "at"}
 # Equality on one of these selects one window of time: a session's start hour, a day of
 # event blocks, the span or day whose hour markers are read.
@@ -175,15 +175,15 @@ SESSION_IDS = "query($s: ID!) { sessions(siteId: $s) { nodes { id } } }"
 
 async def _world(client: httpx.AsyncClient, settings: Settings) -> tuple[str, dict[str, str]]:
     """The shop recording ingested and processed, a saved funnel, a key, a privacy request."""
-    token, site = await shop_session(client)
+    site = await shop_session(client)
     await run_worker_burst(settings)
-    await create_key(client, token, ["SITES_READ"])
-    site_only = {"s": site["id"]}
-    funnel = await gql(client, CREATE_FUNNEL, {**site_only, "d": FUNNEL}, token=token)
-    request = await gql(client, EXPORT, site_only, token=token)
-    sessions = await gql(client, SESSION_IDS, site_only, token=token)
-    return token, {
-        SITE: site["id"],
+    await create_key(client, site.token, ["SITES_READ"])
+    site_only = {"s": site.id}
+    funnel = await gql(client, CREATE_FUNNEL, {**site_only, "d": FUNNEL}, token=site.token)
+    request = await gql(client, EXPORT, site_only, token=site.token)
+    sessions = await gql(client, SESSION_IDS, site_only, token=site.token)
+    return site.token, {
+        SITE: site.id,
         SESSION: data(sessions)["sessions"]["nodes"][0]["id"],
         FUNNEL_ID: data(funnel)["createFunnel"]["id"],
         REQUEST: data(request)["exportVisitor"]["id"],
@@ -229,7 +229,8 @@ async def test_every_command_a_query_sends_is_bounded(
     }
     searches = [c for n, c in reads if _is_search(n, c)]
     assert len(searches) >= 7
-    assert all(c["maxTimeMS"] <= SEARCH_MAX_TIME_MS for c in searches), searches
+    limit = settings.SIGHTLINE_STORAGE_QUERY_TIMEOUT_MS
+    assert all(c["maxTimeMS"] <= limit for c in searches), searches
     problems = [
         f"{name} {command.get(name)} {problem}: {_shown(command)}"
         for name, command in commands
@@ -309,8 +310,8 @@ BUSY_DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
 async def _busy_site(client: httpx.AsyncClient, db: Database) -> tuple[str, str]:
     """A site with 4,000 sessions of a page view and a click each, on one day."""
-    token = await sign_up(client, "owner@example.com")
-    site_id = (await create_site(client, token))["id"]
+    site = await new_site(client)
+    token, site_id = site.token, site.id
     documents = []
     for n in range(4000):
         at = BUSY_DAY + timedelta(seconds=n)
@@ -385,8 +386,8 @@ async def test_a_long_list_in_the_variables_does_not_reach_the_database(
     settings: Settings, db: Database, redis: Redis
 ) -> None:
     async with serve(settings) as client:
-        token = await sign_up(client, "owner@example.com")
-        site_id = (await create_site(client, token))["id"]
+        site = await new_site(client)
+        token, site_id = site.token, site.id
         with recording(settings.MONGODB_DATABASE) as commands:
             repeated = {"s": site_id, "k": ["CLICK", "PAGE_VIEW"] * 900}
             data(await gql(client, EVENTS_OF_KINDS, repeated, token=token))

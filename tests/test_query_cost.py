@@ -17,12 +17,13 @@ from graph.schema import schema
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key
-from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.accounts_helpers import data, error_code, sign_up
 from tests.conftest import serve
 from tests.events_helpers import store_derived
 from tests.extraction.helpers import T0, extract, of_kind, start, track
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import batch_body, post_batch, shop_events
+from tests.world_fixtures import Site
 
 GRAPHQL = schema._schema
 ATTACK = "query($s: ID!) {" + " ".join(
@@ -183,26 +184,23 @@ def _properties(size: int) -> dict[str, str]:
 
 async def test_custom_event_properties_over_the_cap_are_refused_at_ingest(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "ingest-cap@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     for seq, (size, status) in enumerate([(MAX_JSON_VALUE_BYTES, 200),
                                           (MAX_JSON_VALUE_BYTES + 1, 400)]):  # fmt: skip
         custom = [{"name": "big", "timestamp": 1_795_910_774_000, "properties": _properties(size)}]
-        body = batch_body(site["trackingKey"], shop_events()[:5], seq=seq, custom=custom)
+        body = batch_body(site.tracking_key, shop_events()[:5], seq=seq, custom=custom)
         response = await post_batch(client, body)
         assert response.status_code == status, response.text
     assert "properties are 8193 bytes as JSON, at most 8192" in response.text
 
 
 async def test_a_json_value_over_the_cap_is_not_sent(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, db: Database
 ) -> None:
-    token = await sign_up(client, "output-cap@example.com")
-    site = await create_site(client, token)
-    base = {"site_id": site["id"], "session_id": "s-1", "visitor_id": "v-1"}
+    base = {"site_id": site.id, "session_id": "s-1", "visitor_id": "v-1"}
     at = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
-    key = session_key(site["id"], "s-1")
+    key = session_key(site.id, "s-1")
     stored = [  # as stored before the cap: 100 KB of properties
         event_document({"_id": f"{key}:big", **base},
                        {"kind": "custom", "name": "big", "properties": _properties(100_000)}, at),
@@ -211,7 +209,7 @@ async def test_a_json_value_over_the_cap_is_not_sent(
     ]  # fmt: skip
     await store_derived(db, stored)
     query = "query($s: ID!) { events(siteId: $s) { nodes { name properties } } }"
-    body = await gql(client, query, {"s": site["id"]}, token=token)
+    body = await gql(client, query, {"s": site.id}, token=site.token)
     assert body["data"]["events"]["nodes"] == [
         {"name": "big", "properties": None},
         {"name": "small", "properties": {"a": 1}},

@@ -15,10 +15,11 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import LOG_IN, create_site, sign_up
+from tests.accounts_helpers import LOG_IN
 from tests.app_helpers import make_app
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording, shop_events
+from tests.ingest_helpers import send_recording, shop_events
+from tests.world_fixtures import new_site
 
 EMAIL = "owner@example.com"
 
@@ -56,9 +57,8 @@ async def _everything(redis: Redis) -> AsyncIterator[tuple[bytes, bytes]]:
 
 async def _visit(app_client: httpx.AsyncClient) -> None:
     """What one person does from one address: sign up, record a visit, log in (wrong, right)."""
-    token = await sign_up(app_client, EMAIL)
-    site = await create_site(app_client, token, domains=[SHOP_DOMAIN])
-    await send_recording(app_client, site["trackingKey"], shop_events(), batch_size=40)
+    site = await new_site(app_client, EMAIL)
+    await send_recording(app_client, site.tracking_key, shop_events(), batch_size=40)
     for password in ["not the password", "correct horse battery"]:
         await gql(app_client, LOG_IN, {"email": EMAIL, "password": password})
     await gql(app_client, LOG_IN, {"email": "nobody@example.com", "password": "x" * 12})

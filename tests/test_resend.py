@@ -12,11 +12,12 @@ from redis.asyncio import Redis
 from core.config import Settings
 from storage import parts, recordings
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.faults import state
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, batches_of, post_batch, shop_events
+from tests.ingest_helpers import batch_body, batches_of, post_batch, shop_events
 from tests.recording_helpers import run_job
+from tests.world_fixtures import Site
 from workers import compaction, privacy
 from workers.queue import Job
 
@@ -31,7 +32,7 @@ class World:
     settings: Settings
     redis: Redis
     token: str
-    site: dict[str, Any]
+    site: Site
     bodies: list[dict[str, Any]]
 
     async def send(self, body: dict[str, Any]) -> Any:
@@ -41,7 +42,7 @@ class World:
         return response.json()
 
     async def compact(self, **kwargs: Any) -> compaction.CompactionReport:
-        return await compaction.compact_session(self.db, self.site["id"], SESSION, **kwargs)
+        return await compaction.compact_session(self.db, self.site.id, SESSION, **kwargs)
 
 
 async def _raw(world: World) -> None:
@@ -49,18 +50,18 @@ async def _raw(world: World) -> None:
 
 
 async def _processed(world: World) -> None:
-    await run_job(world.settings, world.redis, Job.PROCESS_SESSION, world.site["id"], SESSION)
+    await run_job(world.settings, world.redis, Job.PROCESS_SESSION, world.site.id, SESSION)
 
 
 async def _partly_compacted(world: World) -> None:
-    chunks = await recordings.session_chunks(world.db, world.site["id"], SESSION)
+    chunks = await recordings.session_chunks(world.db, world.site.id, SESSION)
     seqs = [c["seq"] for c in chunks[: len(chunks) // 2]]
-    await recordings.mark_processed(world.db, world.site["id"], SESSION, seqs)
+    await recordings.mark_processed(world.db, world.site.id, SESSION, seqs)
     assert (await world.compact(only_processed=True)).chunks_removed > 0
 
 
 async def _compacted(world: World) -> None:
-    await run_job(world.settings, world.redis, Job.COMPACT_SESSION, world.site["id"], SESSION)
+    await run_job(world.settings, world.redis, Job.COMPACT_SESSION, world.site.id, SESSION)
 
 
 async def _compacted_in_small_parts(world: World) -> None:
@@ -71,7 +72,7 @@ async def _compacted_in_small_parts(world: World) -> None:
 async def _compacted_again_after_a_late_batch(world: World) -> None:
     await world.compact()
     late = [{**e, "timestamp": e["timestamp"] + 60_000} for e in shop_events()[-3:]]
-    body = batch_body(world.site["trackingKey"], late, seq=len(world.bodies))
+    body = batch_body(world.site.tracking_key, late, seq=len(world.bodies))
     assert await world.send(body) == {"status": "stored"}
     await world.compact()
 
@@ -90,7 +91,7 @@ def _dies_at(module: Any, step: str) -> Callable[[World], Awaitable[None]]:
 
 
 async def _erased(world: World) -> None:
-    variables = {"s": world.site["id"]}
+    variables = {"s": world.site.id}
     request = data(await gql(world.client, ERASE, variables, token=world.token))["eraseVisitor"]
     await privacy.run_privacy_request(world.db, world.settings.secret_key, request["id"])
 
@@ -119,13 +120,16 @@ async def _stored(db: Database) -> dict[str, Any]:
 
 @pytest.mark.parametrize("state_name", STATES)
 async def test_every_batch_resent_in_any_session_state_is_a_retry(
-    state_name: str, client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis
+    state_name: str,
+    client: httpx.AsyncClient,
+    site: Site,
+    db: Database,
+    settings: Settings,
+    redis: Redis,
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    world = World(client, db, settings, redis, token, site, [])
+    world = World(client, db, settings, redis, site.token, site, [])
     for seq, events in enumerate(batches_of(shop_events(), 10)):
-        assert await world.send(batch_body(site["trackingKey"], events, seq=seq)) == {
+        assert await world.send(batch_body(site.tracking_key, events, seq=seq)) == {
             "status": "stored"
         }
     await STATES[state_name](world)

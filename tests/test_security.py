@@ -40,6 +40,7 @@ from tests.conftest import serve
 from tests.graphql_client import gql
 from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Account, MakeApiKey, Site
 
 VIEWER = "{ viewer { id } }"
 FOREIGN_ORIGIN = "https://evil.example"
@@ -261,11 +262,10 @@ async def test_signed_links_are_bound_to_purpose_subject_and_time(
 
 async def test_ingest_preflight_answers_only_the_sites_domains(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "cors@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     ask = {"Access-Control-Request-Method": "POST"}
-    url = f"/ingest?key={site['trackingKey']}"
+    url = f"/ingest?key={site.tracking_key}"
 
     allowed = await client.options(url, headers={**ask, "Origin": SHOP_ORIGIN})
     assert allowed.status_code == 204
@@ -282,11 +282,9 @@ async def test_ingest_preflight_answers_only_the_sites_domains(
 
 
 async def test_ingest_never_lets_a_foreign_origin_send_or_read_with_credentials(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, db: Database
 ) -> None:
-    token = await sign_up(client, "cors2@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    body = batch_body(site["trackingKey"], shop_events()[:20])
+    body = batch_body(site.tracking_key, shop_events()[:20])
 
     foreign = await post_batch(client, body, origin=FOREIGN_ORIGIN)
     assert foreign.status_code == 403
@@ -297,7 +295,7 @@ async def test_ingest_never_lets_a_foreign_origin_send_or_read_with_credentials(
         await post_batch(client, body),
         await post_batch(client, b"{not json", origin=FOREIGN_ORIGIN),
         await client.options(
-            f"/ingest?key={site['trackingKey']}",
+            f"/ingest?key={site.tracking_key}",
             headers={"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"},
         ),
     ]
@@ -456,11 +454,14 @@ def test_cors_origins_accept_a_list_of_origins(settings: Settings) -> None:
 
 
 async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_account(
-    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    account: Account,
+    site: Site,
+    api_key: MakeApiKey,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token = await sign_up(client, "half@example.com")
-    await create_site(client, token)
-    key = await create_key(client, token, ["SITES_READ"])
+    key = await api_key(["SITES_READ"])
     delete = "mutation($p: String!) { deleteAccount(password: $p) { id } }"
 
     async def storage_fails(*args: object, **kwargs: object) -> int:
@@ -468,16 +469,16 @@ async def test_a_failed_account_deletion_leaves_no_working_key_on_a_deleted_acco
 
     with monkeypatch.context() as patch:
         patch.setattr(api_keys, "delete_account_keys", storage_fails)
-        failed = await gql(client, delete, {"p": PASSWORD}, token=token)
+        failed = await gql(client, delete, {"p": PASSWORD}, token=site.token)
     assert failed["errors"][0]["message"] == "Unexpected error."
 
-    sites_seen = await gql(client, "{ sites { id } }", token=key["secret"])
+    sites_seen = await gql(client, "{ sites { id } }", token=key.secret)
     account_left = await db["accounts"].count_documents({})
     assert account_left == 1 or error_code(sites_seen) == "UNAUTHENTICATED"
     assert account_left == 1, "credentials go first, so a retry is possible"
-    again = data(await gql(client, LOG_IN, {"email": "half@example.com", "password": PASSWORD}))
+    again = data(await gql(client, LOG_IN, {"email": account.email, "password": PASSWORD}))
     data(await gql(client, delete, {"p": PASSWORD}, token=again["logIn"]["token"]))
-    assert error_code(await gql(client, "{ sites { id } }", token=key["secret"])) == (
+    assert error_code(await gql(client, "{ sites { id } }", token=key.secret)) == (
         "UNAUTHENTICATED"
     )
 

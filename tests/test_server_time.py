@@ -10,12 +10,13 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, send_recording, shop_events
+from tests.ingest_helpers import batch_body, post_batch, send_recording, shop_events
 from tests.leftovers import mentions
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site, new_site
 from workers import privacy
 from workers.queue import JobQueue
 
@@ -34,14 +35,13 @@ def _dated(offset_ms: int) -> list[dict[str, Any]]:
     return [{**e, "timestamp": e["timestamp"] + shift} for e in events]
 
 
-async def _site(client: httpx.AsyncClient, retention_days: int = 30) -> tuple[str, dict[str, Any]]:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
+async def _site(client: httpx.AsyncClient, retention_days: int = 30) -> Site:
+    site = await new_site(client)
     mutation = (
         "mutation($s: ID!, $d: Int!) { updateSite(id: $s, changes: {retentionDays: $d}) { id } }"
     )
-    data(await gql(client, mutation, {"s": site["id"], "d": retention_days}, token=token))
-    return token, site
+    data(await gql(client, mutation, {"s": site.id, "d": retention_days}, token=site.token))
+    return site
 
 
 # Every place a batch carries a client timestamp.
@@ -64,9 +64,9 @@ FUTURE_STAMPS = {
 async def test_a_batch_dated_2099_is_refused_with_a_clear_code(
     client: httpx.AsyncClient, db: Database, where: str
 ) -> None:
-    _, site = await _site(client)
+    site = await _site(client)
     fields = FUTURE_STAMPS[where](_dated(0)[:10])
-    body = {**batch_body(site["trackingKey"], []), **fields}
+    body = {**batch_body(site.tracking_key, []), **fields}
     response = await post_batch(client, body)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "timestamp_in_future"
@@ -78,9 +78,9 @@ async def test_a_batch_dated_2099_is_refused_with_a_clear_code(
 async def test_a_batch_within_the_allowed_skew_is_kept(
     client: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
-    _, site = await _site(client)
+    site = await _site(client)
     skew_ms = settings.SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S * 1000
-    body = batch_body(site["trackingKey"], _dated(skew_ms - HOUR_MS))
+    body = batch_body(site.tracking_key, _dated(skew_ms - HOUR_MS))
     assert (await post_batch(client, body)).json() == {"status": "stored"}
     chunk = await db["recording_chunks"].find_one({})
     assert chunk is not None
@@ -94,8 +94,8 @@ async def test_retention_runs_on_the_server_clock_whatever_the_client_said(
     # site keeping one day of data must have removed it, although by the client's
     # clock it is not a day old. A session received now whose client says "three days
     # ago" stays.
-    _, site = await _site(client, retention_days=1)
-    key = site["trackingKey"]
+    site = await _site(client, retention_days=1)
+    key = site.tracking_key
     for name, offset_ms in (("ahead", 23 * HOUR_MS), ("behind", -3 * 24 * HOUR_MS)):
         ids = {"session_id": f"session-{name}", "visitor_id": f"visitor-{name}"}
         await send_recording(client, key, _dated(offset_ms), **ids)

@@ -6,10 +6,11 @@ from redis.asyncio import Redis
 from core.config import Settings
 from scripts.local_services import Service
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.accounts_helpers import data, error_code
 from tests.conftest import serve
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import batch_body, post_batch, shop_events
+from tests.world_fixtures import Site, new_site
 
 PAGE = """
 query($site: ID!, $after: String, $filter: SessionFilter, $order: SessionOrder) {
@@ -53,37 +54,34 @@ async def _send_session(
 
 async def test_pagination_returns_every_session_once_while_new_ones_arrive(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "pages@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     for n in range(10):
-        await _send_session(client, site["trackingKey"], n)
+        await _send_session(client, site.tracking_key, n)
 
     seen: list[str] = []
     after = None
     arrivals = iter(range(100, 110))
     while True:
-        page = data(await gql(client, PAGE, {"site": site["id"], "after": after}, token=token))[
+        page = data(await gql(client, PAGE, {"site": site.id, "after": after}, token=site.token))[
             "sessions"
         ]
         seen.extend(node["sessionId"] for node in page["nodes"])
-        await _send_session(client, site["trackingKey"], next(arrivals))
+        await _send_session(client, site.tracking_key, next(arrivals))
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == [f"session-{n:04d}" for n in reversed(range(10))]
 
 
-async def test_sessions_can_be_filtered_and_sorted(client: httpx.AsyncClient) -> None:
-    token = await sign_up(client, "filters@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await _send_session(client, site["trackingKey"], 1, visitor="visitor-aaaa", duration_ms=5_000)
-    await _send_session(client, site["trackingKey"], 2, visitor="visitor-bbbb", duration_ms=60_000)
-    await _send_session(client, site["trackingKey"], 3, visitor="visitor-aaaa", duration_ms=20_000)
+async def test_sessions_can_be_filtered_and_sorted(client: httpx.AsyncClient, site: Site) -> None:
+    await _send_session(client, site.tracking_key, 1, visitor="visitor-aaaa", duration_ms=5_000)
+    await _send_session(client, site.tracking_key, 2, visitor="visitor-bbbb", duration_ms=60_000)
+    await _send_session(client, site.tracking_key, 3, visitor="visitor-aaaa", duration_ms=20_000)
 
     async def ids(filter: dict[str, Any] | None = None, order: str | None = None) -> list[str]:
         body = await gql(
-            client, PAGE, {"site": site["id"], "filter": filter, "order": order}, token=token
+            client, PAGE, {"site": site.id, "filter": filter, "order": order}, token=site.token
         )
         return [n["sessionId"] for n in data(body)["sessions"]["nodes"]]
 
@@ -98,14 +96,12 @@ async def test_sessions_can_be_filtered_and_sorted(client: httpx.AsyncClient) ->
     assert await ids({"country": "FR"}) == []
 
 
-async def test_session_and_visitor_lookups(client: httpx.AsyncClient) -> None:
-    token = await sign_up(client, "lookup@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await _send_session(client, site["trackingKey"], 1, visitor="visitor-cccc")
-    await _send_session(client, site["trackingKey"], 2, visitor="visitor-cccc")
+async def test_session_and_visitor_lookups(client: httpx.AsyncClient, site: Site) -> None:
+    await _send_session(client, site.tracking_key, 1, visitor="visitor-cccc")
+    await _send_session(client, site.tracking_key, 2, visitor="visitor-cccc")
     query = """query($site: ID!) { visitor(siteId: $site, id: "visitor-cccc") {
         id sessions { nodes { id sessionId } } } }"""
-    visitor = data(await gql(client, query, {"site": site["id"]}, token=token))["visitor"]
+    visitor = data(await gql(client, query, {"site": site.id}, token=site.token))["visitor"]
     assert [n["sessionId"] for n in visitor["sessions"]["nodes"]] == [
         "session-0002",
         "session-0001",
@@ -115,46 +111,42 @@ async def test_session_and_visitor_lookups(client: httpx.AsyncClient) -> None:
         client,
         "query($id: ID!) { session(id: $id) { sessionId pageCount } }",
         {"id": one},
-        token=token,
+        token=site.token,
     )
     assert data(session) == {"session": {"sessionId": "session-0002", "pageCount": 1}}
     missing = await gql(
-        client, "query($id: ID!) { session(id: $id) { id } }", {"id": "0" * 24}, token=token
+        client, "query($id: ID!) { session(id: $id) { id } }", {"id": "0" * 24}, token=site.token
     )
     assert error_code(missing) == "NOT_FOUND"
 
 
-async def test_first_must_be_within_bounds(client: httpx.AsyncClient) -> None:
-    token = await sign_up(client, "bounds@example.com")
-    site = await create_site(client, token)
+async def test_first_must_be_within_bounds(client: httpx.AsyncClient, site: Site) -> None:
     body = await gql(
         client,
         "query($s: ID!) { sessions(siteId: $s, first: 5000) { nodes { id } } }",
-        {"s": site["id"]},
-        token=token,
+        {"s": site.id},
+        token=site.token,
     )
     assert body["errors"][0]["message"] == "`first` must be between 1 and 100."
     bad = await gql(
         client,
         'query($s: ID!) { sessions(siteId: $s, after: "garbage!") { nodes { id } } }',
-        {"s": site["id"]},
-        token=token,
+        {"s": site.id},
+        token=site.token,
     )
     assert "cursor is not valid" in bad["errors"][0]["message"]
 
 
 async def test_deleted_site_stops_ingest_and_replay_at_once(
-    client: httpx.AsyncClient, db: Database, settings: Settings
+    client: httpx.AsyncClient, site: Site, db: Database, settings: Settings
 ) -> None:
-    token = await sign_up(client, "delete@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    await _send_session(client, site["trackingKey"], 1)
+    await _send_session(client, site.tracking_key, 1)
     session = data(
         await gql(
             client,
             "query($s: ID!) { sessions(siteId: $s) { nodes { replayUrl } } }",
-            {"s": site["id"]},
-            token=token,
+            {"s": site.id},
+            token=site.token,
         )
     )
     replay_url = session["sessions"]["nodes"][0]["replayUrl"].removeprefix("http://sightline.test")
@@ -162,20 +154,20 @@ async def test_deleted_site_stops_ingest_and_replay_at_once(
         await gql(
             client,
             "mutation($s: ID!) { deleteSite(siteId: $s) { kind status } }",
-            {"s": site["id"]},
-            token=token,
+            {"s": site.id},
+            token=site.token,
         )
     )
     assert request["deleteSite"] == {"kind": "delete_site", "status": "pending"}
 
     assert (await client.get(replay_url)).status_code == 404
     assert (
-        await post_batch(client, batch_body(site["trackingKey"], shop_events()[:3]))
+        await post_batch(client, batch_body(site.tracking_key, shop_events()[:3]))
     ).status_code == 401
     assert (
         error_code(
             await gql(
-                client, "query($s: ID!) { site(id: $s) { id } }", {"s": site["id"]}, token=token
+                client, "query($s: ID!) { site(id: $s) { id } }", {"s": site.id}, token=site.token
             )
         )
         == "NOT_FOUND"
@@ -199,10 +191,9 @@ async def test_mongodb_down_answers_503_and_writes_nothing(
 ) -> None:
     settings = settings.model_copy(update={"MONGODB_URL": own_mongodb.url})
     async with serve(settings) as client:
-        token = await sign_up(client, "mongo@example.com")
-        site = await create_site(client, token, domains=[SHOP_DOMAIN])
+        site = await new_site(client, "mongo@example.com")
         own_mongodb.stop()
-        response = await post_batch(client, batch_body(site["trackingKey"], shop_events()[:5]))
+        response = await post_batch(client, batch_body(site.tracking_key, shop_events()[:5]))
         assert response.status_code == 503
         assert response.json()["code"] == "storage_unavailable"
         assert response.headers["retry-after"] == "5"
@@ -213,12 +204,11 @@ async def test_redis_down_still_stores_batches(
 ) -> None:
     settings = settings.model_copy(update={"REDIS_URL": own_redis.url})
     async with serve(settings) as client:
-        token = await sign_up(client, "redis@example.com")
-        site = await create_site(client, token, domains=[SHOP_DOMAIN])
+        site = await new_site(client, "redis@example.com")
         own_redis.stop()
         for seq in range(3):
             response = await post_batch(
-                client, batch_body(site["trackingKey"], shop_events()[:5], seq=seq)
+                client, batch_body(site.tracking_key, shop_events()[:5], seq=seq)
             )
             assert response.status_code == 200, response.text
     assert await db["recording_chunks"].count_documents({"processed": False}) == 3

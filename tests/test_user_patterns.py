@@ -30,9 +30,10 @@ from graph.schema import schema
 from storage.database import Database
 from storage.events import event_document
 from storage.ids import session_key
-from tests.accounts_helpers import create_site, data, error_code, sign_up
+from tests.accounts_helpers import data, error_code
 from tests.events_helpers import store_derived
 from tests.graphql_client import gql
+from tests.world_fixtures import Site
 
 REDOS = "(a+)+$"
 BAD_PATTERNS = {
@@ -104,14 +105,12 @@ async def _page_views(db: Database, site_id: str, paths: list[str]) -> None:
 
 
 async def test_a_catastrophic_pattern_is_evaluated_and_correct(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, site: Site, db: Database
 ) -> None:
-    token = await sign_up(client, "redos@example.com")
-    site = await create_site(client, token)
-    await _page_views(db, site["id"], ["/" + "a" * 28 + "!", "/" + "a" * 28])
+    await _page_views(db, site.id, ["/" + "a" * 28 + "!", "/" + "a" * 28])
     step = {"type": "PAGE_VIEW", "urlMatch": {"field": "PATH", "op": "REGEX", "value": REDOS}}
     definition = {"steps": [{"type": "PAGE_VIEW"}, step]}
-    body = await gql(client, RESULT, {"s": site["id"], "d": definition, "r": RANGE}, token=token)
+    body = await gql(client, RESULT, {"s": site.id, "d": definition, "r": RANGE}, token=site.token)
     result = data(body)["funnelResult"]
     assert result["totalUnits"] == 2
     assert [s["entered"] for s in result["steps"]] == [2, 1]
@@ -229,11 +228,10 @@ mutation($s: ID!) {
 
 async def test_every_argument_taking_a_pattern_refuses_a_bad_one_with_bad_request(
     client: httpx.AsyncClient,
+    site: Site,
 ) -> None:
-    token = await sign_up(client, "patterns@example.com")
-    site = await create_site(client, token)
-    funnel = data(await gql(client, CREATE_FUNNEL, {"s": site["id"]}, token=token))
-    ids = {"siteId": site["id"], "id": funnel["createFunnel"]["id"]}
+    funnel = data(await gql(client, CREATE_FUNNEL, {"s": site.id}, token=site.token))
+    ids = {"siteId": site.id, "id": funnel["createFunnel"]["id"]}
     places = _regex_arguments()
     assert {(kind, field) for kind, field, _, _ in places} >= {
         ("Query", "funnelResult"),
@@ -242,7 +240,7 @@ async def test_every_argument_taking_a_pattern_refuses_a_bad_one_with_bad_reques
     for kind, field, argument, path in places:
         for pattern, reason in BAD_PATTERNS.items():
             query, variables = _operation(kind, field, argument, path, _Values(ids, pattern))
-            body = await gql(client, query, variables, token=token)
+            body = await gql(client, query, variables, token=site.token)
             where = (kind, field, argument, path, pattern[:20])
             assert error_code(body) == "BAD_REQUEST", (where, body)
             message = body["errors"][0]["message"]

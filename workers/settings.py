@@ -10,7 +10,7 @@ from arq.connections import RedisSettings
 from core.config import Settings
 from core.logs import get_logger
 from storage.crash_points import crash_point
-from storage.database import CommandListener, close_client, database_of
+from storage.database import CommandListener, StorageLimits, close_client, database_of
 from storage.engine import engine_of, open_client
 from storage.indexes import ensure_indexes
 from workers import jobs, recording_jobs, serialization
@@ -33,6 +33,7 @@ def worker_settings(
             app_name="sightline-worker",
             setting=settings.SIGHTLINE_STORAGE_ENGINE,
             listeners=listeners,
+            limits=StorageLimits.of(settings),
         )
         ctx["mongo"] = client
         ctx["db"] = database_of(client, settings.MONGODB_DATABASE)

@@ -32,8 +32,6 @@ from storage.sites import SiteDocument
 
 log = get_logger(__name__)
 
-STORAGE_TIMEOUT_S = 3.0
-
 
 class Refusal(Exception):
     def __init__(
@@ -75,7 +73,7 @@ async def _preflight(resources: Resources, request: Request, origin: str | None)
     key = request.query_params.get("key")
     if not origin or not key:
         raise Refusal(403, "origin_not_allowed", "Preflight needs an Origin and ?key=.")
-    with time_budget(STORAGE_TIMEOUT_S):
+    with time_budget(resources.settings.SIGHTLINE_INGEST_STORAGE_TIMEOUT_S):
         site = await resources.site_cache.by_tracking_key(resources.db, key)
     if site is None or not origin_allowed(origin, site["domains"]):
         raise Refusal(
@@ -93,7 +91,7 @@ async def _ingest(resources: Resources, request: Request, origin: str | None) ->
     )
     received_at = datetime.now(UTC)
     _check_clock(batch, received_at, timedelta(seconds=settings.SIGHTLINE_INGEST_MAX_CLOCK_SKEW_S))
-    with time_budget(STORAGE_TIMEOUT_S):
+    with time_budget(settings.SIGHTLINE_INGEST_STORAGE_TIMEOUT_S):
         site = await _site(resources, batch.key, request.query_params.get("key"), origin)
         if _declined_tracking(site, request):
             return _answer(200, {"status": "ignored", "reason": "do_not_track"}, origin)

@@ -23,7 +23,6 @@ from core.derived_events import Kind
 from core.rrweb.dom import NodeTable
 from core.rrweb.privacy import PrivacyPolicy, PrivacyState, apply_privacy
 from storage.database import Database
-from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.extraction.helpers import (
     T0,
@@ -46,7 +45,8 @@ from tests.hostile_rrweb import (
     serialized_nodes,
     valid_timestamps,
 )
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, post_batch
+from tests.ingest_helpers import batch_body, post_batch
+from tests.world_fixtures import new_site
 from workers import processing
 from workers.extraction.extractor import Extractor
 
@@ -229,9 +229,8 @@ class ShopSite:
 async def shop_site(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[ShopSite]:
     unthrottled = settings.model_copy(update={"SIGHTLINE_INGEST_RATE_LIMIT": "1000000/minute"})
     async with serve(unthrottled) as client:
-        token = await sign_up(client, "owner@example.com")
-        site = await create_site(client, token, domains=[SHOP_DOMAIN])
-        yield ShopSite(client, db, site["trackingKey"], site["id"])
+        site = await new_site(client)
+        yield ShopSite(client, db, site.tracking_key, site.id)
 
 
 def _known_tail(at: int) -> list[dict[str, Any]]:

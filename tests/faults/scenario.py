@@ -10,9 +10,10 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Client, Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, batch_body, send_recording, shop_events
+from tests.ingest_helpers import batch_body, send_recording, shop_events
+from tests.world_fixtures import Site, new_site
 from workers.queue import Job, JobQueue
 
 START_MS = 1_795_910_773_345
@@ -26,15 +27,14 @@ def session_events(offset_ms: int, copies: int = 1) -> list[dict[str, Any]]:
     return [{**e, "timestamp": START_MS + offset_ms + i * 50} for i, e in enumerate(events)]
 
 
-async def recorded_site(client: httpx.AsyncClient, *, batch_size: int = 8) -> dict[str, Any]:
+async def recorded_site(client: httpx.AsyncClient, *, batch_size: int = 8) -> Site:
     """A site keeping typed inputs (so scans find personal data) with two recorded sessions."""
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
-    data(await gql(client, RECORD_INPUTS, {"id": site["id"]}, token=token))
+    site = await new_site(client)
+    data(await gql(client, RECORD_INPUTS, {"id": site.id}, token=site.token))
     for n, (session_id, visitor_id) in enumerate(VISITORS.items()):
         await send_recording(
             client,
-            site["trackingKey"],
+            site.tracking_key,
             session_events(n * 60_000),
             batch_size=batch_size,
             session_id=session_id,
@@ -81,7 +81,7 @@ async def replays(client: httpx.AsyncClient, token: str, site_id: str) -> dict[s
     return found
 
 
-def batch(site: dict[str, Any], session_id: str, seq: int, events: list[Any]) -> dict[str, Any]:
+def batch(site: Site, session_id: str, seq: int, events: list[Any]) -> dict[str, Any]:
     return batch_body(
-        site["trackingKey"], events, seq=seq, session_id=session_id, visitor_id=f"v-{session_id}"
+        site.tracking_key, events, seq=seq, session_id=session_id, visitor_id=f"v-{session_id}"
     )

@@ -13,12 +13,12 @@ from redis.asyncio import Redis
 from core.config import Settings
 from storage import privacy_requests
 from storage.database import Client, Database
-from tests.accounts_helpers import create_site, sign_up
 from tests.faults import state
 from tests.faults.scenario import START_MS, enqueue_all, queue_of, session_events, twin
 from tests.faults.workers import start_worker, stop_workers
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording
+from tests.ingest_helpers import send_recording
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 from workers.queue import Job
 
 SESSIONS = [f"session-{n}" for n in range(6)]
@@ -30,15 +30,14 @@ def _started(n: int) -> str:
 
 
 async def _record(client: httpx.AsyncClient) -> str:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
+    site = await new_site(client)
     for n, session_id in enumerate(SESSIONS):
         events = session_events(n * 60_000)
         await send_recording(
-            client, site["trackingKey"], events, batch_size=8,
+            client, site.tracking_key, events, batch_size=8,
             session_id=session_id, visitor_id=f"visitor-{n}",
         )  # fmt: skip
-    return str(site["id"])
+    return str(site.id)
 
 
 async def _requests(db: Database, site_id: str) -> list[str]:

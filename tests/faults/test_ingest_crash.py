@@ -15,14 +15,15 @@ from redis.asyncio import Redis
 
 from core.config import Settings
 from storage.database import Database
-from tests.accounts_helpers import create_site, data, sign_up
+from tests.accounts_helpers import data
 from tests.faults.api_process import start_api
 from tests.faults.scenario import SESSIONS
 from tests.graphql_client import gql
-from tests.ingest_helpers import SHOP_DOMAIN, SHOP_ORIGIN, batch_body, post_batch, shop_events
+from tests.ingest_helpers import SHOP_ORIGIN, batch_body, post_batch, shop_events
 from tests.leftovers import mentions
 from tests.server_clock import receive_earlier
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import Site
 from workers import privacy
 from workers.queue import JobQueue
 
@@ -53,12 +54,10 @@ async def _orphans(db: Database) -> list[str]:
 
 @pytest.mark.parametrize("step", STEPS)
 async def test_a_batch_cut_off_after_any_write_is_never_orphaned(
-    client: httpx.AsyncClient, db: Database, settings: Settings, redis: Redis, step: str
+    client: httpx.AsyncClient, site: Site, db: Database, settings: Settings, redis: Redis, step: str
 ) -> None:
-    token = await sign_up(client, "owner@example.com")
-    site = await create_site(client, token, domains=[SHOP_DOMAIN])
     events = shop_events()[:30]
-    body = batch_body(site["trackingKey"], events, session_id=SESSION, visitor_id=VISITOR)
+    body = batch_body(site.tracking_key, events, session_id=SESSION, visitor_id=VISITOR)
 
     api, url = start_api(settings, crash_at=step)
     try:
@@ -72,13 +71,15 @@ async def test_a_batch_cut_off_after_any_write_is_never_orphaned(
             api.wait(10)
 
     assert await _orphans(db) == []
-    listed = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]
+    listed = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"]
     assert [s["sessionId"] for s in listed["nodes"]] == LISTED_AFTER[step]
 
     assert (await post_batch(client, body)).json() == {"status": STEPS[step]}
     await run_worker_burst(settings)
     assert await _orphans(db) == []
-    [node] = data(await gql(client, SESSIONS, {"s": site["id"]}, token=token))["sessions"]["nodes"]
+    [node] = data(await gql(client, SESSIONS, {"s": site.id}, token=site.token))["sessions"][
+        "nodes"
+    ]
     replay = await client.get(node["replayUrl"].removeprefix("http://sightline.test"))
     assert len(replay.json()) == len(events)
 

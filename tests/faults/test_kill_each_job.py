@@ -123,26 +123,26 @@ async def test_a_killed_job_rerun_ends_like_an_uninterrupted_run(
     )
     site = await recorded_site(client)
     await redis.flushdb()  # the ingest's own processing jobs: each case queues what it needs
-    await _run(settings, redis, _per_session(case.prepare, site["id"]))
+    await _run(settings, redis, _per_session(case.prepare, site.id))
     request_id = None
     if case.privacy is not None:
         kind, parameters = case.privacy
         request = await privacy_requests.create_request(
-            db, kind=kind, subject_hash="", requested_by="test", site_id=site["id"],
+            db, kind=kind, subject_hash="", requested_by="test", site_id=site.id,
             parameters=parameters,
         )  # fmt: skip
         request_id = request["_id"]
-    jobs = _job_args(case, site["id"], request_id)
+    jobs = _job_args(case, site.id, request_id)
     async with twin(settings, mongo_client, redis) as (reference, reference_db, _):
         await state.clone(db, reference_db)
         await _run(reference, redis, jobs)
-        await _run(reference, redis, _per_session(case.then, site["id"]))
+        await _run(reference, redis, _per_session(case.then, site.id))
 
         await enqueue_all(queue_of(settings, redis), jobs)
         await run_until_crash(settings, case.crash_at)
         await forget_dead_worker(redis, db)
         await run_worker_burst(settings)
-        await _run(settings, redis, _per_session(case.then, site["id"]))
+        await _run(settings, redis, _per_session(case.then, site.id))
 
         assert await state.snapshot(db) == await state.snapshot(reference_db)
         assert await state.seqs_by_session(db) == await state.seqs_by_session(reference_db)

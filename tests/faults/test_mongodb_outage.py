@@ -6,13 +6,13 @@ from redis.asyncio import Redis
 from core.config import Settings
 from scripts.local_services import Service
 from storage.database import create_client
-from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.faults import state
 from tests.faults.scenario import batch, replays, session_events
-from tests.ingest_helpers import SHOP_DOMAIN, batches_of, post_batch
+from tests.ingest_helpers import batches_of, post_batch
 from tests.recording_helpers import run_job
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 from workers.queue import Job
 
 SESSION = "session-0001"
@@ -29,8 +29,7 @@ async def test_batches_refused_while_mongodb_is_down_are_stored_once_when_sent_a
     restarted: Service | None = None
     try:
         async with serve(settings) as client:
-            token = await sign_up(client, "owner@example.com")
-            site = await create_site(client, token, domains=[SHOP_DOMAIN])
+            site = await new_site(client)
             for seq in range(6):
                 response = await post_batch(client, batch(site, SESSION, seq, batches[seq]))
                 assert response.status_code == 200, response.text
@@ -59,13 +58,13 @@ async def test_batches_refused_while_mongodb_is_down_are_stored_once_when_sent_a
                 assert await state.seqs_by_session(db) == {SESSION: list(range(len(batches)))}
                 stored = await state.recordings(db)
                 await run_worker_burst(settings)
-                await run_job(settings, redis, Job.COMPACT_SESSION, site["id"], SESSION)
+                await run_job(settings, redis, Job.COMPACT_SESSION, site.id, SESSION)
                 assert await db["recording_chunks"].count_documents({}) == 0
                 assert await state.seqs_by_session(db) == {SESSION: list(range(len(batches)))}
                 assert await db["events"].count_documents({"kind": "click"}) > 0
             finally:
                 await mongo.close()
-            played = await replays(client, token, site["id"])
+            played = await replays(client, site.token, site.id)
     finally:
         if restarted is not None:
             restarted.stop()

@@ -11,12 +11,12 @@ from redis.asyncio import Redis
 from core.config import Settings
 from scripts.local_services import Service, start_redis
 from storage.database import Database
-from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.faults import state
 from tests.faults.scenario import batch, replays, session_events
-from tests.ingest_helpers import SHOP_DOMAIN, batches_of, post_batch
+from tests.ingest_helpers import batches_of, post_batch
 from tests.workers_helpers import run_worker_burst
+from tests.world_fixtures import new_site
 from workers import recording_jobs
 from workers.queue import JobQueue
 
@@ -49,8 +49,7 @@ async def test_batches_sent_while_redis_is_down_are_all_processed_and_compacted_
     restarted: Service | None = None
     try:
         async with serve(settings) as client:
-            token = await sign_up(client, "owner@example.com")
-            site = await create_site(client, token, domains=[SHOP_DOMAIN])
+            site = await new_site(client)
             for phase, sends in plan.items():
                 if phase == "during":
                     own_redis.stop()
@@ -73,7 +72,7 @@ async def test_batches_sent_while_redis_is_down_are_all_processed_and_compacted_
             assert await db["recording_chunks"].count_documents({}) == 0
             seqs = await state.seqs_by_session(db)
             assert seqs == {s: list(range(len(b))) for s, b in batches.items()}
-            played = await replays(client, token, site["id"])
+            played = await replays(client, site.token, site.id)
     finally:
         if restarted is not None:
             restarted.stop()

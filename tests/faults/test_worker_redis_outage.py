@@ -9,11 +9,11 @@ from pathlib import Path
 from core.config import Settings
 from scripts.local_services import Service, start_redis
 from storage.database import Database
-from tests.accounts_helpers import create_site, sign_up
 from tests.conftest import serve
 from tests.faults.scenario import session_events
 from tests.faults.workers import start_worker, stop_workers
-from tests.ingest_helpers import SHOP_DOMAIN, send_recording
+from tests.ingest_helpers import send_recording
+from tests.world_fixtures import new_site
 
 OUTAGE_S = 10
 
@@ -25,10 +25,9 @@ def _output(log: Path) -> str:
 async def _record(settings: Settings, session_id: str) -> None:
     """One session sent through the API, which queues its processing."""
     async with serve(settings) as client:
-        token = await sign_up(client, f"owner-{session_id}@example.com")
-        site = await create_site(client, token, domains=[SHOP_DOMAIN])
+        site = await new_site(client, f"owner-{session_id}@example.com")
         await send_recording(
-            client, site["trackingKey"], session_events(0), batch_size=20, session_id=session_id
+            client, site.tracking_key, session_events(0), batch_size=20, session_id=session_id
         )
 
 
