@@ -50,8 +50,9 @@ QUIET_S = 10
 # consulted on every request but never refuses one. Compaction happens within the run:
 # a session is compacted once quiet for 10 s, and a live one every 8 chunks. A session's
 # batches are processed together 30 s after the first (default 5 s): each processing run
-# re-reads the session from its full snapshot and, on FerretDB, scans whole collections,
-# so with 5 s one worker falls ever further behind (see docs/reliability.md).
+# re-reads the session from its full snapshot and holds the site's heatmap claim for about
+# 100 ms, so at 5 s nearly every batch is its own run and the workers fall behind on a
+# busy site (see docs/performance.md, the load drain).
 STACK_ENV = {
     "SIGHTLINE_INGEST_RATE_LIMIT": "600/minute",
     "SIGHTLINE_COMPACT_QUIET_S": str(QUIET_S),
