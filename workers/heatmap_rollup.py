@@ -2,15 +2,12 @@
 
 Clicks are rolled up as soon as they are derived; scroll depth only when the
 session is final (its depth can still grow until then); mouse moves are sampled
-from chunks the first time they are processed. Each derived event carries a
-`rolled_up` mark and each chunk a `processed` mark, so reprocessing a session
-counts nothing twice; `commit` makes counting and marking one step that a
-worker killed half-way through is finished by the next run, never repeated.
+from chunks the first time they are processed. This module only counts: what a run
+counted is written, with the marks that keep it from being counted twice, by the
+run's own commit (`workers.run_commit`).
 """
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from core import heatmaps as grid
@@ -18,12 +15,11 @@ from core.elements import element_key
 from core.epoch import day_of, epoch_ms
 from core.rrweb.events import EventType, IncrementalSource
 from storage import events as event_store
-from storage import heatmaps, recordings, sessions
-from storage.crash_points import crash_point
-from storage.database import Database, Document
-from storage.ids import seq_of_chunk_key
-from storage.sessions import RollupPending, SessionDocument
+from storage import heatmaps
+from storage.database import Document
+from storage.sessions import SessionDocument
 from storage.sites import SiteDocument
+from workers.run_commit import RunCommit
 
 
 def _key(
@@ -64,73 +60,22 @@ def _ms(event: Document) -> int:
     return epoch_ms(event["at"])
 
 
-@dataclass
-class Rollup:
-    """What one processing run adds to the heatmaps, and the marks that say it was added."""
-
-    increments: heatmaps.Increments
-    chunk_ids: list[str]
-    event_ids: list[str] = field(default_factory=list)
-
-
 def add_events(
     site: SiteDocument,
     session: SessionDocument,
-    rollup: Rollup,
+    run: RunCommit,
     stored: event_store.SessionEvents,
     *,
     final: bool,
 ) -> None:
-    """Add the session's derived events not yet counted (as the run wrote them) to `rollup`."""
+    """Add the session's derived events not yet counted (as the run wrote them) to `run`."""
     kinds = ["click", "scroll"] if final else ["click"]
     pending = stored.not_rolled_up(kinds)
     device = session.get("device_type") or "unknown"
     for event in pending:
         add = add_click if event["kind"] == "click" else add_scroll
-        add(rollup.increments, site, device, event)
-    rollup.event_ids.extend(e["_id"] for e in pending)
-
-
-async def commit(db: Database, session: SessionDocument, rollup: Rollup) -> None:
-    """Count `rollup` exactly once, even when the worker dies at any point of this.
-
-    The rollup is first written on the session, then applied under a fresh token
-    (`heatmaps.apply_once`), then its events and chunks are marked; the next run on
-    the session finishes a rollup a dead worker left (`finish_interrupted`).
-    """
-    if not (rollup.increments or rollup.event_ids or rollup.chunk_ids):
-        return
-    pending: RollupPending = {
-        "token": uuid.uuid4().hex,
-        "buckets": heatmaps.to_document(rollup.increments),
-        "events": rollup.event_ids,
-        "chunks": rollup.chunk_ids,
-        "counted": False,
-    }
-    await sessions.set_rollup_pending(db, session["_id"], pending)
-    await _finish(db, session, pending)
-
-
-async def finish_interrupted(db: Database, session: SessionDocument) -> None:
-    """Finish the rollup a worker that died left on the session (under its lease)."""
-    pending = session.get("heatmap_pending")
-    if pending:
-        await _finish(db, session, pending)
-
-
-async def _finish(db: Database, session: SessionDocument, pending: RollupPending) -> None:
-    increments = heatmaps.from_document(pending["buckets"])
-    key, site_id = session["_id"], session["site_id"]
-    if not pending["counted"]:
-        await heatmaps.apply_once(db, pending["token"], increments)
-        crash_point("heatmaps.counted")
-        session_id = session["session_id"]
-        await event_store.mark_rolled_up(db, site_id, session_id, pending["events"])
-        seqs = [seq_of_chunk_key(chunk) for chunk in pending["chunks"]]
-        await recordings.mark_processed(db, site_id, session_id, seqs)
-        await sessions.mark_rollup_counted(db, key)
-    await heatmaps.forget(db, pending["token"], list(increments.by_bucket))
-    await sessions.clear_rollup_pending(db, key)
+        add(run.increments, site, device, event)
+    run.event_ids.extend(e["_id"] for e in pending)
 
 
 class MoveSampler:

@@ -17,7 +17,7 @@ from storage.crash_points import crash_point
 from storage.database import Database, Document
 from storage.ids import session_key
 from storage.recording_stream import Piece, list_pieces, pieces_events
-from workers import heatmap_rollup
+from workers import heatmap_rollup, run_commit
 from workers.extraction.extractor import Extractor
 from workers.heatmap_rollup import MoveSampler
 from workers.leases import SessionLease, session_lease
@@ -89,7 +89,7 @@ async def _process(
     session = await sessions.find_session(db, site_id, session_id)
     if site is None or session is None:
         return ProcessingReport(status="gone")
-    await heatmap_rollup.finish_interrupted(db, session)
+    await run_commit.finish_interrupted(db, session)
     pieces = await list_pieces(db, site_id, session_id)
     start = start_index(pieces, from_start=from_start)
     if start is None and final and pieces:
@@ -105,9 +105,9 @@ async def _process(
         report = await _extract(pieces[start:], settings, base, final, sampler, stored, derived)
         await event_blocks.record_session(db, session, derived, final=final)
         new_chunks = [p.key for p in pieces[start:] if not p.is_part and not p.processed]
-        rollup = heatmap_rollup.Rollup(sampler.increments, new_chunks)
-        heatmap_rollup.add_events(site, session, rollup, stored, final=final)
-        await heatmap_rollup.commit(db, session, rollup)
+        run = run_commit.RunCommit(sampler.increments, new_chunks)
+        heatmap_rollup.add_events(site, session, run, stored, final=final)
+        await run.apply(db, session)
         counts = stored.kind_counts()
     await _summarize(db, site_id, session_id, pieces, counts)
     report.raw_chunks = sum(1 for p in pieces if not p.is_part)
