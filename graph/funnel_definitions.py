@@ -7,32 +7,18 @@ from typing import Protocol
 import strawberry
 
 from core import funnels as core
-from core.funnels import EventType, MatchOp, Unit
+from core.funnels import EventType, MatchOp
 from graph.errors import UserError
 from graph.selectors import SelectorMatch
-from storage import funnels as store
 
 strawberry.enum(EventType, name="FunnelEventType", description="What a funnel step matches.")
 strawberry.enum(MatchOp, name="UrlMatchOp", description="How a URL or path is compared.")
-strawberry.enum(
-    Unit, name="FunnelUnit", description="Who is counted: each session, or each visitor."
-)
 
 
 @strawberry.enum(description="Which part of the address a URL condition looks at.")
 class UrlField(StrEnum):
     URL = "url"
     PATH = "path"
-
-
-@strawberry.enum(description="A session property to split a funnel's numbers by.")
-class FunnelBreakdownBy(StrEnum):
-    DEVICE_TYPE = "device_type"
-    BROWSER = "browser"
-    COUNTRY = "country"
-
-
-# Definitions, in and out.
 
 
 @strawberry.input(description="A condition on the event's URL or path (`regex`: a search).")
@@ -194,16 +180,3 @@ class FunnelStepDefinition:
             max_ms_from_previous=step.max_ms_from_previous,
             exclusions=[FunnelExclusion.of(item) for item in step.exclusions],
         )
-
-
-# Results.
-
-
-@strawberry.input(description="Only sessions with every given property count.")
-class FunnelFilter:
-    device_type: str | None = None
-    browser: str | None = None
-    country: str | None = None
-
-    def to_storage(self) -> store.SessionFilter:
-        return store.SessionFilter(**vars(self))

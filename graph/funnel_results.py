@@ -9,6 +9,7 @@ import asyncio
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from time import monotonic
 from typing import TypedDict
 
@@ -21,10 +22,6 @@ from core.funnel_columns import Scope, evaluate
 from core.funnels import DroppedUnit, Unit
 from graph.context import Context
 from graph.errors import QueryTimeoutError, UserError
-from graph.funnel_definitions import (
-    FunnelBreakdownBy,
-    FunnelFilter,
-)
 from graph.links import Link, replay_link
 from graph.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from graph.ranges import TimeRange
@@ -39,6 +36,28 @@ DROP_OFF_SAMPLE = 1000
 DROPPED_CURSOR = CursorKind("FunnelStep.droppedSessions", int)
 MAX_RESULTS_PER_REQUEST = 5
 TOO_LONG = "The funnel took too long to compute; narrow the range or add filters."
+
+
+strawberry.enum(
+    Unit, name="FunnelUnit", description="Who is counted: each session, or each visitor."
+)
+
+
+@strawberry.enum(description="A session property to split a funnel's numbers by.")
+class FunnelBreakdownBy(StrEnum):
+    DEVICE_TYPE = "device_type"
+    BROWSER = "browser"
+    COUNTRY = "country"
+
+
+@strawberry.input(description="Only sessions with every given property count.")
+class FunnelFilter:
+    device_type: str | None = None
+    browser: str | None = None
+    country: str | None = None
+
+    def to_storage(self) -> store.SessionFilter:
+        return store.SessionFilter(**vars(self))
 
 
 @strawberry.type(description="A unit that reached a step but not the next one.")

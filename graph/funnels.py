@@ -16,13 +16,14 @@ from core import funnels as core
 from core.funnels import Unit
 from graph.context import Context
 from graph.errors import NotFoundError, UserError
-from graph.funnel_definitions import (
+from graph.funnel_definitions import FunnelDefinitionInput, FunnelStepDefinition
+from graph.funnel_results import (
     FunnelBreakdownBy,
-    FunnelDefinitionInput,
     FunnelFilter,
-    FunnelStepDefinition,
+    FunnelResult,
+    ResultOptions,
+    compute,
 )
-from graph.funnel_results import FunnelResult, ResultOptions, compute
 from graph.names import checked_name
 from graph.ownership import on_owned_site, owned_site
 from graph.ranges import TimeRange
